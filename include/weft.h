@@ -1,0 +1,117 @@
+/*
+ * weft — stackful green threads for C.
+ *
+ * The only installed header.  Every name it defines starts with weft_ or
+ * WEFT_.  Handles are opaque; attribute storage is a fixed-size union that
+ * callers own, so structures can grow without breaking the ABI.
+ *
+ * Thread-safety: each OS thread that calls weft gets its own runtime,
+ * created on first use.  A task handle belongs to the runtime (thread) that
+ * spawned it and must only be passed to weft calls made on that thread.
+ */
+#ifndef WEFT_H
+#define WEFT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define WEFT_VERSION_MAJOR 0
+#define WEFT_VERSION_MINOR 1
+#define WEFT_VERSION_PATCH 0
+#define WEFT_VERSION_STRING "0.1.0"
+/* One number that compares: 0x00MMmmpp. */
+#define WEFT_VERSION_NUMBER \
+	((WEFT_VERSION_MAJOR << 16) | (WEFT_VERSION_MINOR << 8) | WEFT_VERSION_PATCH)
+
+#if defined(__GNUC__)
+#define WEFT_API __attribute__((visibility("default")))
+#else
+#define WEFT_API
+#endif
+
+/* Version of the library actually loaded (compare with the macros above). */
+WEFT_API unsigned weft_version(void);
+WEFT_API const char *weft_version_string(void);
+
+/* ---- tasks -------------------------------------------------------------- */
+
+typedef struct weft_task weft_task;
+
+/* Longest task name, including the terminating NUL. */
+#define WEFT_NAME_MAX 32
+/* Stack sizes: the built-in default and the smallest accepted. */
+#define WEFT_STACK_DEFAULT ((size_t)128 * 1024)
+#define WEFT_STACK_MIN ((size_t)16 * 1024)
+
+/* How a task's stack is protected against overflow. */
+enum weft_guard {
+	WEFT_GUARD_AUTO = 0,   /* guard page while the mapping budget allows, then canary */
+	WEFT_GUARD_PAGE = 1,   /* always a PROT_NONE guard page (two mappings per stack) */
+	WEFT_GUARD_CANARY = 2  /* arena stack, canary checked at every switch-out */
+};
+
+/* Spawn attributes.  Caller-owned storage; initialise with weft_attr_init. */
+typedef union weft_attr {
+	unsigned char opaque[64];
+	long long align_;
+	void *align_ptr_;
+} weft_attr;
+
+WEFT_API int weft_attr_init(weft_attr *attr);
+WEFT_API int weft_attr_setstacksize(weft_attr *attr, size_t size);
+WEFT_API int weft_attr_getstacksize(const weft_attr *attr, size_t *size);
+WEFT_API int weft_attr_setguard(weft_attr *attr, int guard);
+WEFT_API int weft_attr_getguard(const weft_attr *attr, int *guard);
+WEFT_API int weft_attr_setdetached(weft_attr *attr, int detached);
+WEFT_API int weft_attr_getdetached(const weft_attr *attr, int *detached);
+WEFT_API int weft_attr_setname(weft_attr *attr, const char *name);
+
+WEFT_API weft_task *weft_spawn(void *(*fn)(void *), void *arg);
+WEFT_API weft_task *weft_spawn_attr(void *(*fn)(void *), void *arg,
+    const weft_attr *attr);
+WEFT_API int weft_join(weft_task *task, void **result);
+WEFT_API int weft_detach(weft_task *task);
+WEFT_API int weft_yield(void);
+WEFT_API weft_task *weft_self(void);
+WEFT_API uint64_t weft_task_id(const weft_task *task);
+WEFT_API const char *weft_task_name(const weft_task *task);
+WEFT_API int weft_task_setname(weft_task *task, const char *name);
+
+/* Run the calling thread's runtime until no task is left. */
+WEFT_API int weft_run(void);
+
+/* ---- time --------------------------------------------------------------- */
+
+/* Monotonic clock, nanoseconds. */
+WEFT_API int64_t weft_now(void);
+WEFT_API int weft_sleep(int64_t ms);
+WEFT_API int weft_sleep_ns(int64_t ns);
+WEFT_API int weft_sleep_until(int64_t deadline_ns);
+
+/* ---- runtime settings and statistics (calling thread's runtime) --------- */
+
+WEFT_API int weft_set_stack_size(size_t size);
+WEFT_API int weft_set_guard(int guard);
+
+struct weft_stats {
+	uint64_t tasks_live;      /* spawned, not yet joined or reaped */
+	uint64_t tasks_spawned;   /* since the runtime was created */
+	uint64_t switches;        /* context switches since creation */
+	uint64_t stacks_guarded;  /* stacks with a guard page, in use or cached */
+	uint64_t stacks_canary;   /* arena stacks, in use or cached */
+	uint64_t stacks_cached;   /* ready for reuse */
+	uint64_t arenas;          /* arena mappings */
+	uint64_t guard_budget;    /* guarded stacks the process may still map */
+	uint64_t reserved_[8];
+};
+WEFT_API int weft_stats(struct weft_stats *st);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* WEFT_H */
