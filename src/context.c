@@ -1,0 +1,152 @@
+/*
+ * Context switching.  See context.h for the two builds.
+ *
+ * _FORTIFY_SOURCE must be off in this file: it redirects _longjmp to
+ * __longjmp_chk, which aborts when the target stack pointer lies below the
+ * current one ("longjmp causes uninitialized stack frame") — exactly what a
+ * switch to another task's stack looks like half of the time.
+ */
+#undef _FORTIFY_SOURCE
+
+#include "weft_int.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <ucontext.h>
+
+#include "context.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/common_interface_defs.h>
+#define WEFT_ASAN 1
+#endif
+
+/*
+ * Tell AddressSanitizer that the next instructions move to another stack,
+ * so it neither reports false positives nor loses track of fake frames.
+ */
+static inline void asan_leave(struct weft__ctx *from, struct weft__ctx *to)
+{
+#ifdef WEFT_ASAN
+	__sanitizer_start_switch_fiber(&from->asan_fake, to->stack_lo,
+	    to->stack_size);
+#else
+	(void)from;
+	(void)to;
+#endif
+}
+
+static inline void asan_arrive(struct weft__ctx *self)
+{
+#ifdef WEFT_ASAN
+	__sanitizer_finish_switch_fiber(self->asan_fake, NULL, NULL);
+#else
+	(void)self;
+#endif
+}
+
+/* The context we came from, for the first entry's ASan bookkeeping. */
+static __thread struct weft__ctx *entering_from;
+
+/*
+ * makecontext passes int arguments only, so the context pointer travels in
+ * two halves (a pointer in one int would be truncated on LP64).
+ */
+static void ctx_start(unsigned int hi, unsigned int lo)
+{
+	struct weft__ctx *c =
+	    (struct weft__ctx *)(((uintptr_t)hi << 32) | (uintptr_t)lo);
+
+#ifdef WEFT_ASAN
+	struct weft__ctx *from = entering_from;
+	const void *bottom;
+	size_t size;
+
+	__sanitizer_finish_switch_fiber(NULL, &bottom, &size);
+	if (from->stack_size == 0) {
+		from->stack_lo = (void *)bottom;
+		from->stack_size = size;
+	}
+#endif
+	entering_from = NULL;
+	c->entry(c->entry_arg);
+	abort(); /* entry functions never return: they switch away for good */
+}
+
+static void make(ucontext_t *uc, struct weft__ctx *c)
+{
+	uintptr_t p = (uintptr_t)c;
+
+	uc->uc_stack.ss_sp = c->stack_lo;
+	uc->uc_stack.ss_size = c->stack_size;
+	uc->uc_link = NULL;
+	makecontext(uc, (void (*)(void))ctx_start, 2,
+	    (unsigned int)(p >> 32), (unsigned int)(p & 0xffffffffu));
+}
+
+int weft__ctx_boot_init(struct weft__ctx_boot *boot)
+{
+	/* One getcontext per runtime; every fresh entry reuses it. */
+	return getcontext(&boot->uc) == 0 ? 0 : -1;
+}
+
+int weft__ctx_prepare(struct weft__ctx *c, void *lo, size_t size,
+    void (*entry)(void *), void *arg)
+{
+	c->entry = entry;
+	c->entry_arg = arg;
+	c->stack_lo = lo;
+	c->stack_size = size;
+	c->asan_fake = NULL;
+	c->fresh = 1;
+#ifdef WEFT_SWITCH_UCONTEXT
+	if (getcontext(&c->uc) == -1)
+		return -1;
+	make(&c->uc, c);
+#endif
+	return 0;
+}
+
+void weft__ctx_init_thread(struct weft__ctx *c)
+{
+	c->entry = NULL;
+	c->entry_arg = NULL;
+	c->stack_lo = NULL;
+	c->stack_size = 0;
+	c->asan_fake = NULL;
+	c->fresh = 0;
+}
+
+#ifdef WEFT_SWITCH_UCONTEXT
+
+void weft__ctx_switch(struct weft__ctx *from, struct weft__ctx *to,
+    struct weft__ctx_boot *boot)
+{
+	(void)boot;
+	entering_from = from;
+	to->fresh = 0;
+	asan_leave(from, to);
+	swapcontext(&from->uc, &to->uc);
+	asan_arrive(from);
+}
+
+#else
+
+void weft__ctx_switch(struct weft__ctx *from, struct weft__ctx *to,
+    struct weft__ctx_boot *boot)
+{
+	asan_leave(from, to);
+	if (_setjmp(from->jb) == 0) {
+		if (weft__likely(!to->fresh))
+			_longjmp(to->jb, 1);
+		/* First entry: the one signal-mask system call of a stack. */
+		to->fresh = 0;
+		entering_from = from;
+		make(&boot->uc, to);
+		setcontext(&boot->uc);
+		abort();
+	}
+	asan_arrive(from);
+}
+
+#endif

@@ -1,0 +1,405 @@
+/*
+ * Tasks: spawn, the task loop, exit, join, detach, names and ids.
+ *
+ * Every state change of a task happens in this file or in sched.c
+ * (READY/RUNNING/PARKED), nowhere else.
+ */
+#include "weft_int.h"
+
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime.h"
+
+#define CHUNK_TASKS 64u
+#define ATTR_MAGIC 0x77656674u   /* "weft" */
+
+struct weft__task_chunk {
+	struct weft__task_chunk *next;
+	struct weft_task tasks[CHUNK_TASKS];
+};
+
+/* What a weft_attr holds; copied in and out so no alignment is assumed. */
+struct attr_data {
+	uint32_t magic;
+	int guard;
+	int detached;
+	size_t stack_size;
+	char name[WEFT_NAME_MAX];
+};
+
+_Static_assert(sizeof(struct attr_data) <= sizeof(weft_attr),
+    "weft_attr storage too small");
+
+/* Ids are unique in the process, so they can name tasks in logs. */
+static _Atomic uint64_t next_id = 1;
+
+/* ---- the pool ----------------------------------------------------------- */
+
+void weft__tasks_init(struct weft__tasks *ts)
+{
+	memset(ts, 0, sizeof(*ts));
+}
+
+void weft__tasks_term(struct weft__tasks *ts, struct weft_rt *rt)
+{
+	struct weft__task_chunk *c;
+	unsigned i;
+
+	while ((c = ts->chunks)) {
+		ts->chunks = c->next;
+		for (i = 0; i < CHUNK_TASKS; i++)
+			if (c->tasks[i].state != WEFT__FREE && c->tasks[i].stack)
+				weft__stack_discard(&rt->stacks,
+				    c->tasks[i].stack);
+		free(c);
+	}
+	ts->free = NULL;
+}
+
+static struct weft_task *task_alloc(struct weft_rt *rt)
+{
+	struct weft__tasks *ts = &rt->tasks;
+	struct weft__task_chunk *c;
+	struct weft_task *t;
+	unsigned i;
+
+	if (weft__unlikely(!ts->free)) {
+		c = calloc(1, sizeof(*c));
+		if (!c)
+			return NULL;
+		c->next = ts->chunks;
+		ts->chunks = c;
+		for (i = CHUNK_TASKS; i-- > 0;) {
+			/* rt never changes: a handle from another thread
+			 * can be told apart without a race. */
+			c->tasks[i].rt = rt;
+			c->tasks[i].next = ts->free;
+			ts->free = &c->tasks[i];
+		}
+	}
+	t = ts->free;
+	ts->free = t->next;
+	return t;
+}
+
+static void task_free(struct weft_rt *rt, struct weft_task *t)
+{
+	t->state = WEFT__FREE;
+	t->next = rt->tasks.free;
+	rt->tasks.free = t;
+}
+
+/* Release a finished task: its stack to the cache, the task to the pool. */
+static void reap(struct weft_rt *rt, struct weft_task *t, int running)
+{
+	weft__stack_put(&rt->stacks, t->stack, running);
+	t->stack = NULL;
+	rt->tasks.live--;
+	task_free(rt, t);
+}
+
+/* ---- life of a task ----------------------------------------------------- */
+
+/* fn has returned: wake whoever waits, and leave the stack for good. */
+static void finish(struct weft_task *t)
+{
+	struct weft_rt *rt = t->rt;
+	struct weft__stack *s = t->stack;
+	struct weft__tasks *ts = &rt->tasks;
+
+	t->state = WEFT__DONE;
+	if (t->joiner)
+		weft__unpark(rt, t->joiner, 0);
+	if (--ts->unfinished == 0 && ts->run_waiter) {
+		weft__unpark(rt, ts->run_waiter, 0);
+		ts->run_waiter = NULL;
+	}
+	if (t->detached)
+		reap(rt, t, 1);
+	weft__sched_leave(rt, s);
+}
+
+/*
+ * Entry of every stack's context.  It never returns: when a task finishes,
+ * the context waits here until the stack is taken from the cache for the
+ * next task, which then runs without building a new context.
+ */
+static void task_loop(void *arg)
+{
+	struct weft__stack *s = arg;
+
+	for (;;) {
+		struct weft_task *t = s->task;
+
+		t->result = t->fn(t->arg);
+		finish(t);
+	}
+}
+
+static int attr_read(const weft_attr *attr, struct attr_data *a)
+{
+	if (!attr) {
+		memset(a, 0, sizeof(*a));
+		return 0;
+	}
+	memcpy(a, attr, sizeof(*a));
+	return a->magic == ATTR_MAGIC ? 0 : weft__fail(EINVAL);
+}
+
+weft_task *weft_spawn_attr(void *(*fn)(void *), void *arg,
+    const weft_attr *attr)
+{
+	struct attr_data a;
+	struct weft_rt *rt;
+	struct weft_task *t;
+	struct weft__stack *s;
+	int guard;
+
+	if (!fn || attr_read(attr, &a) == -1)
+		return weft__fail_null(EINVAL);
+	if (!(rt = weft__rt_get()))
+		return NULL;
+	if (!(t = task_alloc(rt)))
+		return weft__fail_null(ENOMEM);
+	guard = a.guard == WEFT_GUARD_AUTO ? rt->stacks.default_guard : a.guard;
+	s = weft__stack_get(&rt->stacks,
+	    a.stack_size ? a.stack_size : rt->stacks.default_size, guard,
+	    task_loop);
+	if (!s) {
+		task_free(rt, t);
+		return weft__fail_null(ENOMEM);
+	}
+	s->task = t;
+	t->stack = s;
+	t->fn = fn;
+	t->arg = arg;
+	t->result = NULL;
+	t->id = atomic_fetch_add_explicit(&next_id, 1, memory_order_relaxed);
+	t->joiner = NULL;
+	t->timer_idx = 0;
+	t->wake_err = 0;
+	t->detached = (unsigned char)a.detached;
+	memcpy(t->name, a.name, sizeof(t->name));
+	rt->tasks.live++;
+	rt->tasks.unfinished++;
+	rt->tasks.spawned++;
+	weft__sched_ready(rt, t);
+	return t;
+}
+
+weft_task *weft_spawn(void *(*fn)(void *), void *arg)
+{
+	return weft_spawn_attr(fn, arg, NULL);
+}
+
+/* A handle that names a live task of the calling thread's runtime. */
+static struct weft_rt *own_task(const weft_task *t)
+{
+	struct weft_rt *rt = weft__rt_peek();
+
+	if (!t || !rt || t->rt != rt || t->state == WEFT__FREE)
+		return NULL;
+	return rt;
+}
+
+int weft_join(weft_task *t, void **result)
+{
+	struct weft_rt *rt = own_task(t);
+	int err;
+
+	if (!rt)
+		return weft__fail(EINVAL);
+	if (t == rt->sched.current)
+		return weft__fail(EDEADLK);
+	if (t->detached || t->joiner)
+		return weft__fail(EINVAL);
+	if (t->state != WEFT__DONE) {
+		t->joiner = rt->sched.current;
+		err = weft__park(rt);
+		t->joiner = NULL;
+		if (err)
+			return weft__fail(err);
+	}
+	if (result)
+		*result = t->result;
+	reap(rt, t, 0);
+	return 0;
+}
+
+int weft_detach(weft_task *t)
+{
+	struct weft_rt *rt = own_task(t);
+
+	if (!rt || t->detached || t->joiner)
+		return weft__fail(EINVAL);
+	t->detached = 1;
+	if (t->state == WEFT__DONE)
+		reap(rt, t, 0);
+	return 0;
+}
+
+int weft_run(void)
+{
+	struct weft_rt *rt = weft__rt_get();
+	struct weft__tasks *ts;
+	int err;
+
+	if (!rt)
+		return -1;
+	if (weft__in_task(&rt->sched))
+		return weft__fail(EDEADLK);
+	ts = &rt->tasks;
+	while (ts->unfinished) {
+		ts->run_waiter = rt->sched.current;
+		err = weft__park(rt);
+		ts->run_waiter = NULL;
+		if (err)
+			return weft__fail(err);
+	}
+	return 0;
+}
+
+int weft_yield(void)
+{
+	struct weft_rt *rt = weft__rt_peek();
+
+	if (!rt || !weft__in_task(&rt->sched)) {
+		sched_yield();
+		return 0;
+	}
+	weft__yield(rt);
+	return 0;
+}
+
+weft_task *weft_self(void)
+{
+	struct weft_rt *rt = weft__rt_peek();
+
+	return rt && weft__in_task(&rt->sched) ? rt->sched.current : NULL;
+}
+
+uint64_t weft_task_id(const weft_task *t)
+{
+	return t ? t->id : 0;
+}
+
+const char *weft_task_name(const weft_task *t)
+{
+	return t ? t->name : NULL;
+}
+
+static int name_copy(char *dst, const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n >= WEFT_NAME_MAX)
+		return weft__fail(ERANGE);
+	memcpy(dst, name, n + 1);
+	return 0;
+}
+
+int weft_task_setname(weft_task *t, const char *name)
+{
+	if (!t || !name || t->state == WEFT__FREE)
+		return weft__fail(EINVAL);
+	return name_copy(t->name, name);
+}
+
+/* ---- attributes --------------------------------------------------------- */
+
+static int attr_write(weft_attr *attr, const struct attr_data *a)
+{
+	memcpy(attr, a, sizeof(*a));
+	return 0;
+}
+
+int weft_attr_init(weft_attr *attr)
+{
+	struct attr_data a;
+
+	if (!attr)
+		return weft__fail(EINVAL);
+	memset(attr, 0, sizeof(*attr));
+	memset(&a, 0, sizeof(a));
+	a.magic = ATTR_MAGIC;
+	return attr_write(attr, &a);
+}
+
+int weft_attr_setstacksize(weft_attr *attr, size_t size)
+{
+	struct attr_data a;
+
+	if (!attr || attr_read(attr, &a) == -1 ||
+	    (size && !weft__stack_size_ok(size)))
+		return weft__fail(EINVAL);
+	a.stack_size = size ? weft__page_round(size) : 0;
+	return attr_write(attr, &a);
+}
+
+int weft_attr_getstacksize(const weft_attr *attr, size_t *size)
+{
+	struct attr_data a;
+
+	if (!attr || !size || attr_read(attr, &a) == -1)
+		return weft__fail(EINVAL);
+	*size = a.stack_size;
+	return 0;
+}
+
+int weft_attr_setguard(weft_attr *attr, int guard)
+{
+	struct attr_data a;
+
+	if (!attr || attr_read(attr, &a) == -1 ||
+	    guard < WEFT_GUARD_AUTO || guard > WEFT_GUARD_CANARY)
+		return weft__fail(EINVAL);
+	a.guard = guard;
+	return attr_write(attr, &a);
+}
+
+int weft_attr_getguard(const weft_attr *attr, int *guard)
+{
+	struct attr_data a;
+
+	if (!attr || !guard || attr_read(attr, &a) == -1)
+		return weft__fail(EINVAL);
+	*guard = a.guard;
+	return 0;
+}
+
+int weft_attr_setdetached(weft_attr *attr, int detached)
+{
+	struct attr_data a;
+
+	if (!attr || attr_read(attr, &a) == -1 ||
+	    (detached != 0 && detached != 1))
+		return weft__fail(EINVAL);
+	a.detached = detached;
+	return attr_write(attr, &a);
+}
+
+int weft_attr_getdetached(const weft_attr *attr, int *detached)
+{
+	struct attr_data a;
+
+	if (!attr || !detached || attr_read(attr, &a) == -1)
+		return weft__fail(EINVAL);
+	*detached = a.detached;
+	return 0;
+}
+
+int weft_attr_setname(weft_attr *attr, const char *name)
+{
+	struct attr_data a;
+
+	if (!attr || attr_read(attr, &a) == -1)
+		return weft__fail(EINVAL);
+	if (!name)
+		memset(a.name, 0, sizeof(a.name));
+	else if (name_copy(a.name, name) == -1)
+		return -1;
+	return attr_write(attr, &a);
+}

@@ -1,0 +1,54 @@
+/*
+ * Tasks: what a weft_task handle points to.
+ *
+ * Task structures come from a per-runtime pool and are never returned to
+ * malloc while the runtime lives, so a stale handle (joined twice, say) reads
+ * valid memory whose state says FREE instead of faulting.
+ */
+#ifndef WEFT_TASK_H
+#define WEFT_TASK_H
+
+#include "weft_int.h"
+
+struct weft__stack;
+
+enum weft__task_state {
+	WEFT__FREE = 0,    /* in the pool */
+	WEFT__READY,       /* in the run queue */
+	WEFT__RUNNING,     /* the current task */
+	WEFT__PARKED,      /* waiting for weft__unpark */
+	WEFT__DONE         /* returned, waiting to be joined */
+};
+
+struct weft_task {
+	struct weft_task *next;       /* run queue, or pool free list */
+	struct weft__stack *stack;
+	struct weft_rt *rt;
+	void *(*fn)(void *);
+	void *arg;
+	void *result;
+	uint64_t id;
+	int64_t deadline;             /* timer heap key */
+	size_t timer_idx;             /* position in the heap, 0 = not in it */
+	struct weft_task *joiner;     /* task parked in weft_join on this one */
+	int wake_err;                 /* what weft__park returns */
+	unsigned char state;
+	unsigned char detached;
+	char name[WEFT_NAME_MAX];
+};
+
+struct weft__task_chunk;
+
+struct weft__tasks {
+	struct weft_task *free;       /* pool */
+	struct weft__task_chunk *chunks;
+	uint64_t live;                /* spawned, not yet reaped */
+	uint64_t unfinished;          /* spawned, fn not yet returned */
+	uint64_t spawned;
+	struct weft_task *run_waiter; /* parked in weft_run */
+};
+
+void weft__tasks_init(struct weft__tasks *ts);
+void weft__tasks_term(struct weft__tasks *ts, struct weft_rt *rt);
+
+#endif /* WEFT_TASK_H */

@@ -1,0 +1,37 @@
+/*
+ * Definitions shared by every file of the library (never installed).
+ *
+ * Naming tiers: weft_ is public (include/weft.h), weft__ crosses files inside
+ * the library, plain static names stay inside one file.
+ */
+#ifndef WEFT_INT_H
+#define WEFT_INT_H
+
+#include "config.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "weft.h"
+
+#define weft__likely(x) __builtin_expect(!!(x), 1)
+#define weft__unlikely(x) __builtin_expect(!!(x), 0)
+
+/* Set errno and return -1: the one error convention. */
+static inline int weft__fail(int err)
+{
+	errno = err;
+	return -1;
+}
+
+/* Set errno and return NULL. */
+static inline void *weft__fail_null(int err)
+{
+	errno = err;
+	return NULL;
+}
+
+struct weft_rt;
+
+#endif /* WEFT_INT_H */
