@@ -117,7 +117,7 @@ void weft__ctx_init_thread(struct weft__ctx *c)
 	c->fresh = 0;
 }
 
-#ifdef WEFT_SWITCH_UCONTEXT
+#if defined(WEFT_SWITCH_UCONTEXT)
 
 void weft__ctx_switch(struct weft__ctx *from, struct weft__ctx *to,
     struct weft__ctx_boot *boot)
@@ -130,7 +130,7 @@ void weft__ctx_switch(struct weft__ctx *from, struct weft__ctx *to,
 	asan_arrive(from);
 }
 
-#else
+#elif defined(WEFT_SWITCH_JMP)
 
 void weft__ctx_switch(struct weft__ctx *from, struct weft__ctx *to,
     struct weft__ctx_boot *boot)
@@ -145,6 +145,92 @@ void weft__ctx_switch(struct weft__ctx *from, struct weft__ctx *to,
 		make(&boot->uc, to);
 		setcontext(&boot->uc);
 		abort();
+	}
+	asan_arrive(from);
+}
+
+#else /* asm, x86-64 System V */
+
+/*
+ * ctx_swap(&from->sp, to->sp): push the callee-saved registers, store the
+ * stack pointer, load the other one, pop its registers, return into it.
+ * Everything else is caller-saved across the call by the ABI.  The return
+ * lands at the same call site in the other context, so the CPU's return
+ * predictor stays right when two tasks run the same code.
+ *
+ * ctx_boot(&from->sp, regs): save like ctx_swap, then enter the fresh
+ * context that makecontext laid out, loading the registers it prepared
+ * (stack pointer, rbx, the two argument registers) and jumping to its
+ * start.  That is what setcontext does minus the signal-mask system call
+ * and the floating-point environment, which stay the thread's.
+ */
+void weft__ctx_swap(void **save, void *load);
+struct boot_regs {
+	uint64_t rsp, rbx, rdi, rsi, rip;
+};
+void weft__ctx_boot(void **save, const struct boot_regs *regs);
+__asm__(
+	".text\n"
+	".p2align 4\n"
+	".globl weft__ctx_swap\n"
+	".hidden weft__ctx_swap\n"
+	".type weft__ctx_swap,@function\n"
+	"weft__ctx_swap:\n"
+	"	pushq %rbp\n"
+	"	pushq %rbx\n"
+	"	pushq %r12\n"
+	"	pushq %r13\n"
+	"	pushq %r14\n"
+	"	pushq %r15\n"
+	"	movq %rsp, (%rdi)\n"
+	"	movq %rsi, %rsp\n"
+	"	popq %r15\n"
+	"	popq %r14\n"
+	"	popq %r13\n"
+	"	popq %r12\n"
+	"	popq %rbx\n"
+	"	popq %rbp\n"
+	"	ret\n"
+	".size weft__ctx_swap, .-weft__ctx_swap\n"
+	".p2align 4\n"
+	".globl weft__ctx_boot\n"
+	".hidden weft__ctx_boot\n"
+	".type weft__ctx_boot,@function\n"
+	"weft__ctx_boot:\n"
+	"	pushq %rbp\n"
+	"	pushq %rbx\n"
+	"	pushq %r12\n"
+	"	pushq %r13\n"
+	"	pushq %r14\n"
+	"	pushq %r15\n"
+	"	movq %rsp, (%rdi)\n"
+	"	movq 0(%rsi), %rsp\n"
+	"	movq 8(%rsi), %rbx\n"
+	"	movq 16(%rsi), %rdi\n"
+	"	movq 32(%rsi), %rax\n"
+	"	movq 24(%rsi), %rsi\n"
+	"	jmp *%rax\n"
+	".size weft__ctx_boot, .-weft__ctx_boot\n");
+
+void weft__ctx_switch(struct weft__ctx *from, struct weft__ctx *to,
+    struct weft__ctx_boot *boot)
+{
+	asan_leave(from, to);
+	if (weft__likely(!to->fresh)) {
+		weft__ctx_swap(&from->sp, to->sp);
+	} else {
+		const greg_t *g = boot->uc.uc_mcontext.gregs;
+		struct boot_regs r;
+
+		to->fresh = 0;
+		entering_from = from;
+		make(&boot->uc, to);
+		r.rsp = (uint64_t)g[REG_RSP];
+		r.rbx = (uint64_t)g[REG_RBX];
+		r.rdi = (uint64_t)g[REG_RDI];
+		r.rsi = (uint64_t)g[REG_RSI];
+		r.rip = (uint64_t)g[REG_RIP];
+		weft__ctx_boot(&from->sp, &r);
 	}
 	asan_arrive(from);
 }

@@ -2,13 +2,19 @@
  * Execution contexts and the switch between them.
  *
  * This is the one place that knows how a switch is made, so it can be
- * measured and tuned alone.  Two builds:
- *   default   makecontext prepares a fresh context and setcontext enters it
- *             once; every later switch is _setjmp/_longjmp, which does not
- *             save the signal mask (no system call per switch);
- *   WEFT_SWITCH_UCONTEXT   swapcontext for every switch (plain POSIX path,
- *             kept buildable for platforms where longjmp between stacks is
- *             not allowed, e.g. with CET shadow stacks).
+ * measured and tuned alone (bench/bench_switch).  In every build makecontext
+ * prepares a fresh context on its stack.  Then, by configure --with-switch:
+ *   asm       (default on x86-64) setcontext enters it once; every later
+ *             switch saves the callee-saved registers and the stack pointer
+ *             and loads the other context's: about ten instructions.
+ *   jmp       setcontext enters it once; later switches are _setjmp and
+ *             _longjmp, which skip the signal mask but go through glibc's
+ *             pointer mangling and cleanup-handler walk.
+ *   ucontext  swapcontext for every switch: the plain POSIX path, one
+ *             signal-mask system call per switch; kept for platforms where
+ *             jumping between stacks is not allowed (CET shadow stacks).
+ * Only ucontext carries the signal mask with a task; with asm and jmp the
+ * mask, like the floating-point environment, belongs to the thread.
  */
 #ifndef WEFT_CONTEXT_H
 #define WEFT_CONTEXT_H
@@ -17,10 +23,12 @@
 #include <ucontext.h>
 
 struct weft__ctx {
-#ifdef WEFT_SWITCH_UCONTEXT
+#if defined(WEFT_SWITCH_UCONTEXT)
 	ucontext_t uc;
-#else
+#elif defined(WEFT_SWITCH_JMP)
 	jmp_buf jb;
+#else
+	void *sp;                /* saved stack pointer; registers are on the stack */
 #endif
 	void (*entry)(void *);   /* run on first entry; never returns */
 	void *entry_arg;

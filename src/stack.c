@@ -1,27 +1,38 @@
 /*
  * Task stacks.
  *
- * Two kinds, chosen per task by the guard policy:
+ * Every stack is a slot of an arena: one mapping that holds many stacks,
+ * so creating and freeing stacks seldom costs a system call.  Two kinds of
+ * arena, chosen per task by the guard policy:
  *
- *  guarded  [guard page | stack ............ | descriptor]
- *           its own mapping; the PROT_NONE page below turns an overflow into
- *           a SIGSEGV that the handler here reports.  Costs two kernel
- *           mappings, and Linux allows 65530 per process by default.
+ *  guarded  [guard | stack ..... desc][guard | stack ..... desc] ...
+ *           a guard page below each slot, made when the slot is first
+ *           carved, turns an overflow into a SIGSEGV that the handler here
+ *           reports.  On Linux 6.13 and later the guard is a guard region
+ *           (madvise MADV_GUARD_INSTALL): a marker in the page tables that
+ *           does not split the mapping, so guarded stacks are unlimited.
+ *           Before that it is a PROT_NONE page (mprotect), each splits the
+ *           mapping, so a guarded stack costs two of the process's kernel
+ *           mappings, and Linux allows 65530 by default: see the budget.
  *
- *  arena    [lead page | slot 0 | slot 1 | ... ]  one mapping, many stacks
- *           Each slot's top word guards the slot above it: it holds the
- *           canary of that slot, checked whenever its task switches out.
- *           The canary shares a page with the lower slot's descriptor,
- *           which is resident anyway, so it costs no memory of its own.
+ *  canary   [lead page | stack ..... desc|c][stack ..... desc|c] ...
+ *           no guard pages: the whole arena is one mapping.  The top word
+ *           of each slot (c) is the canary of the slot above it, checked
+ *           whenever that slot's task switches out.  It shares a page with
+ *           the lower slot's descriptor, resident anyway, so it costs no
+ *           memory of its own; slot 0's canary sits in the lead page.
  *
- * Pages are committed only when touched (MAP_NORESERVE), so a task that
- * sleeps costs about the one page holding its descriptor and first frames.
+ * The descriptor (struct weft__stack) lives at the top of its stack.  Pages
+ * are committed only when touched (MAP_NORESERVE), so a sleeping task costs
+ * about the one page holding its descriptor and first frames.
  *
  * A stack whose task has finished still holds a suspended context in the
  * task loop (task.c); the cache keeps such stacks so that the next spawn
- * resumes that context instead of building a new one.  A stack is never
- * unmapped by the code running on it: stack_put with running set leaves it
- * as a zombie, destroyed on the next call.
+ * resumes that context instead of building a new one.  Past the cache a
+ * stack goes back to its arena, and an arena with no stack in use is
+ * unmapped.  A stack is never unmapped by the code running on it:
+ * weft__stack_put with running set leaves it as a zombie, destroyed on the
+ * next call.
  */
 #include "weft_int.h"
 
@@ -51,16 +62,25 @@
 #define UNPOISON(p, n) ((void)(p), (void)(n))
 #endif
 
-#define ARENA_SLOTS 256u
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102   /* Linux 6.13 */
+#endif
+
+#define CANARY_SLOTS 256u        /* stacks per canary arena */
+#define GUARDED_SLOTS 64u        /* stacks per guarded arena */
 #define CACHE_MAX 64u
-#define SLOT_TOP_RESERVE 64u     /* top of a slot: the canary of the slot above */
+#define SLOT_TOP_RESERVE 64u     /* top of a canary slot: the canary above */
 #define ALTSTACK_SIZE (64u * 1024u)
 
 struct weft__arena {
 	struct weft__arena *next, *prev;   /* list of arenas with room */
-	char *base;
+	char *base;                        /* first slot */
+	char *map;                         /* the mapping */
 	size_t len;
-	size_t slot_size;
+	size_t size;                       /* stack size asked for */
+	size_t slot_size;                  /* size plus guard page, if any */
+	size_t guard;                      /* guard bytes below each slot */
+	unsigned nslots;
 	unsigned carved;                   /* slots handed out at least once */
 	unsigned inuse;
 	unsigned char listed;
@@ -71,16 +91,39 @@ struct weft__arena {
 
 /*
  * The kernel's mapping limit is per process, so this is the one piece of
- * state shared by all runtimes: an atomic count against a limit read once.
+ * state shared by all runtimes: an atomic count against a limit read once,
+ * and whether guard regions exist, probed once.
  */
 static pthread_once_t budget_once = PTHREAD_ONCE_INIT;
 static uint64_t guard_budget;
 static _Atomic uint64_t guarded_in_use;
+static int guard_regions;
+
+/* Can this kernel make guard regions?  WEFT_GUARD_REGIONS=0 says don't. */
+static int probe_guard_regions(void)
+{
+	const char *env = getenv("WEFT_GUARD_REGIONS");
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	char *p;
+	int ok;
+
+	if (env && strcmp(env, "0") == 0)
+		return 0;
+	p = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		return 0;
+	ok = madvise(p, page, MADV_GUARD_INSTALL) == 0;
+	munmap(p, 2 * page);
+	return ok;
+}
 
 static void budget_init(void)
 {
 	unsigned long limit = 65530;
 	FILE *f = fopen("/proc/sys/vm/max_map_count", "re");
+
+	guard_regions = probe_guard_regions();
 
 	if (f) {
 		if (fscanf(f, "%lu", &limit) != 1)
@@ -110,6 +153,8 @@ uint64_t weft__stack_guard_budget(void)
 	uint64_t used;
 
 	pthread_once(&budget_once, budget_init);
+	if (guard_regions)
+		return UINT64_MAX;
 	used = atomic_load_explicit(&guarded_in_use, memory_order_relaxed);
 	return used < guard_budget ? guard_budget - used : 0;
 }
@@ -166,36 +211,6 @@ static int prepare(struct weft__stack *s, void (*entry)(void *))
 	return 0;
 }
 
-static struct weft__stack *guarded_new(struct weft__stacks *st, size_t size,
-    void (*entry)(void *))
-{
-	size_t page = st->page;
-	struct weft__stack *s;
-	char *map;
-
-	map = mmap(NULL, page + size, PROT_READ | PROT_WRITE,
-	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
-	if (map == MAP_FAILED)
-		return NULL;
-	if (mprotect(map, page, PROT_NONE) == -1) {
-		munmap(map, page + size);
-		return NULL;
-	}
-	s = descriptor_below(map + page + size);
-	s->map = map;
-	s->lo = map + page;
-	s->size = size;
-	s->canary = NULL;
-	s->arena = NULL;
-	s->kind = WEFT__STACK_GUARDED;
-	if (prepare(s, entry) == -1) {
-		munmap(map, page + size);
-		return NULL;
-	}
-	st->nguarded++;
-	return s;
-}
-
 static void arena_list(struct weft__stacks *st, struct weft__arena *a)
 {
 	if (a->listed)
@@ -221,20 +236,29 @@ static void arena_unlist(struct weft__stacks *st, struct weft__arena *a)
 	a->listed = 0;
 }
 
-static struct weft__arena *arena_new(struct weft__stacks *st, size_t size)
+static struct weft__arena *arena_new(struct weft__stacks *st, size_t size,
+    int guarded)
 {
 	struct weft__arena *a = calloc(1, sizeof(*a));
+	size_t lead;
 
 	if (!a)
 		return NULL;
-	a->slot_size = size;
-	a->len = st->page + (size_t)ARENA_SLOTS * size;
-	a->base = mmap(NULL, a->len, PROT_READ | PROT_WRITE,
+	a->size = size;
+	a->guard = guarded ? st->page : 0;
+	a->slot_size = size + a->guard;
+	a->nslots = guarded ? GUARDED_SLOTS : CANARY_SLOTS;
+	lead = guarded ? 0 : st->page;
+	a->len = lead + (size_t)a->nslots * a->slot_size;
+	a->map = mmap(NULL, a->len, PROT_READ | PROT_WRITE,
 	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
-	if (a->base == MAP_FAILED) {
+	if (a->map == MAP_FAILED) {
 		free(a);
 		return NULL;
 	}
+	/* A huge page would commit 2 MiB where a task touches 4 KiB. */
+	madvise(a->map, a->len, MADV_NOHUGEPAGE);
+	a->base = a->map + lead;
 	st->narenas++;
 	arena_list(st, a);
 	return a;
@@ -243,85 +267,138 @@ static struct weft__arena *arena_new(struct weft__stacks *st, size_t size)
 static void arena_free(struct weft__stacks *st, struct weft__arena *a)
 {
 	arena_unlist(st, a);
-	munmap(a->base, a->len);
+	munmap(a->map, a->len);
 	st->narenas--;
 	free(a);
 }
 
 static int arena_has_room(const struct weft__arena *a)
 {
-	return a->free || a->carved < ARENA_SLOTS;
+	return a->free || a->carved < a->nslots;
 }
 
-/* A slot of a, its descriptor and canary written, context not prepared. */
+/* Lay out slot number i of a: guard page, descriptor, canary. */
+static struct weft__stack *arena_carve(struct weft__arena *a, unsigned i)
+{
+	char *slot = a->base + (size_t)i * a->slot_size;
+	char *lo = slot + a->guard;
+	struct weft__stack *s;
+
+	if (a->guard && (guard_regions ?
+	    madvise(slot, a->guard, MADV_GUARD_INSTALL) :
+	    mprotect(slot, a->guard, PROT_NONE)) == -1)
+		return NULL;
+	if (a->guard)
+		s = descriptor_below(lo + a->size);
+	else
+		s = descriptor_below(lo + a->size - SLOT_TOP_RESERVE);
+	s->lo = lo;
+	s->size = a->size;
+	s->arena = a;
+	s->kind = a->guard ? WEFT__STACK_GUARDED : WEFT__STACK_ARENA;
+	/* Canary: the word just below the slot, in the lower slot's top
+	 * reserve or in the lead page. */
+	s->canary = a->guard ? NULL : (uint64_t *)lo - 1;
+	return s;
+}
+
+/* A free slot of a with a fresh context. */
 static struct weft__stack *arena_take(struct weft__stacks *st,
-    struct weft__arena *a)
+    struct weft__arena *a, void (*entry)(void *))
 {
 	struct weft__stack *s = a->free;
-	char *slot;
 
 	if (s) {
 		a->free = s->next;
 	} else {
-		slot = a->base + st->page + (size_t)a->carved++ * a->slot_size;
-		s = descriptor_below(slot + a->slot_size - SLOT_TOP_RESERVE);
-		s->lo = slot;
-		s->size = a->slot_size;
-		s->map = NULL;
-		s->arena = a;
-		s->kind = WEFT__STACK_ARENA;
-		/* The word just below the slot: the lower slot's top, or the
-		 * lead page for slot 0. */
-		s->canary = (uint64_t *)slot - 1;
+		s = arena_carve(a, a->carved);
+		if (!s)
+			return NULL;
+		a->carved++;
 	}
-	*s->canary = weft__canary_value(s->canary);
+	if (s->canary)
+		*s->canary = weft__canary_value(s->canary);
+	if (prepare(s, entry) == -1) {
+		s->next = a->free;
+		a->free = s;
+		return NULL;
+	}
 	a->inuse++;
 	if (!arena_has_room(a))
 		arena_unlist(st, a);
 	return s;
 }
 
-static struct weft__stack *arena_stack_new(struct weft__stacks *st,
-    size_t size, void (*entry)(void *))
+static struct weft__stack *stack_new(struct weft__stacks *st, size_t size,
+    int guarded, void (*entry)(void *))
 {
 	struct weft__arena *a;
 	struct weft__stack *s;
 
 	for (a = st->arenas; a; a = a->next)
-		if (a->slot_size == size && arena_has_room(a))
+		if (a->size == size && !a->guard == !guarded)
 			break;
-	if (!a && !(a = arena_new(st, size)))
+	if (!a && !(a = arena_new(st, size, guarded)))
 		return NULL;
-	s = arena_take(st, a);
-	if (prepare(s, entry) == -1) {
-		a->inuse--;
-		s->next = a->free;
-		a->free = s;
-		arena_list(st, a);
+	s = arena_take(st, a, entry);
+	if (!s) {
+		if (a->inuse == 0)
+			arena_free(st, a);
 		return NULL;
 	}
-	st->ncanary++;
+	if (guarded)
+		st->nguarded++;
+	else
+		st->ncanary++;
 	return s;
 }
 
+/* The boundary below which a stack's pages can be given back: the top
+ * ones hold the descriptor and the suspended context's frames, with a page
+ * of margin. */
+static uintptr_t keep_from(const struct weft__stacks *st,
+    const struct weft__stack *s)
+{
+	return ((uintptr_t)s - st->page) & ~(uintptr_t)(st->page - 1);
+}
+
 /*
- * Give back the pages a task used below the top ones, which hold the
- * descriptor and the suspended context's frames (kept: a page of margin).
- * The lowest stack pointer seen at switches tells whether there is
- * anything to give back; depth reached between two switches is not seen,
- * and stays resident until the stack is unmapped.
+ * Did the task reach below the kept pages?  The lowest stack pointer seen at
+ * switches says so when the task went deep and then switched; for depth
+ * reached between two switches, look at the page just below the kept ones:
+ * frames that went deeper passed through it and left something there.
+ * Reading it when it was never touched maps the shared zero page once and
+ * costs no memory; later looks are plain loads.
  */
+static int went_deep(const struct weft__stacks *st,
+    const struct weft__stack *s)
+{
+	uintptr_t keep = keep_from(st, s);
+	const volatile uint64_t *probe;
+	size_t i, step = st->page / sizeof(uint64_t) / 8;
+
+	if (s->low_sp < keep)
+		return 1;
+	if (keep - st->page < (uintptr_t)s->lo)
+		return 0;
+	probe = (const volatile uint64_t *)(keep - st->page);
+	for (i = 0; i < 8; i++)
+		if (probe[i * step + step - 1])
+			return 1;
+	return 0;
+}
+
+/* Give back the pages below the kept ones. */
 static void give_back_pages(struct weft__stacks *st, struct weft__stack *s)
 {
-	uintptr_t keep = ((uintptr_t)s - st->page) & ~(uintptr_t)(st->page - 1);
+	uintptr_t keep = keep_from(st, s);
 
-	if (s->low_sp >= keep)
-		return;
 	if (keep > (uintptr_t)s->lo)
 		madvise(s->lo, keep - (uintptr_t)s->lo, MADV_DONTNEED);
 	s->low_sp = UINTPTR_MAX;
 }
 
+/* Return s to its arena; its suspended context is abandoned. */
 static void destroy(struct weft__stacks *st, struct weft__stack *s)
 {
 	struct weft__arena *a = s->arena;
@@ -329,16 +406,19 @@ static void destroy(struct weft__stacks *st, struct weft__stack *s)
 	VALGRIND_STACK_DEREGISTER(s->vg_id);
 	if (s->kind == WEFT__STACK_GUARDED) {
 		st->nguarded--;
-		guard_unreserve();
-		munmap(s->map, st->page + s->size);
-		return;
+		if (!guard_regions)
+			guard_unreserve();
+	} else {
+		st->ncanary--;
 	}
-	st->ncanary--;
 	if (--a->inuse == 0) {
 		arena_free(st, a);
 		return;
 	}
-	give_back_pages(st, s);
+	/* No probe here: faulting in the zero page under each of thousands
+	 * of freed stacks would cost more than it saves. */
+	if (s->low_sp < keep_from(st, s))
+		give_back_pages(st, s);
 	s->next = a->free;
 	a->free = s;
 	arena_list(st, a);
@@ -383,6 +463,25 @@ static int kind_fits(const struct weft__stack *s, int guard)
 	    (guard == WEFT_GUARD_PAGE) == (s->kind == WEFT__STACK_GUARDED);
 }
 
+/* A new guarded stack, within the mapping budget if guards cost mappings. */
+static struct weft__stack *guarded_new(struct weft__stacks *st, size_t size,
+    int must, void (*entry)(void *))
+{
+	struct weft__stack *s;
+
+	if (guard_regions)
+		return stack_new(st, size, 1, entry);
+	if (must)
+		atomic_fetch_add_explicit(&guarded_in_use, 1,
+		    memory_order_relaxed);
+	else if (!guard_reserve())
+		return NULL;
+	s = stack_new(st, size, 1, entry);
+	if (!s)
+		guard_unreserve();
+	return s;
+}
+
 struct weft__stack *weft__stack_get(struct weft__stacks *st, size_t size,
     int guard, void (*entry)(void *))
 {
@@ -395,19 +494,12 @@ struct weft__stack *weft__stack_get(struct weft__stacks *st, size_t size,
 		s->next = NULL;
 		return s;
 	}
-	if (guard != WEFT_GUARD_CANARY &&
-	    (guard == WEFT_GUARD_PAGE || guard_reserve())) {
-		if (guard == WEFT_GUARD_PAGE)
-			atomic_fetch_add_explicit(&guarded_in_use, 1,
-			    memory_order_relaxed);
-		s = guarded_new(st, size, entry);
-		if (s)
-			return s;
-		guard_unreserve();
-		if (guard == WEFT_GUARD_PAGE)
-			return weft__fail_null(ENOMEM);
+	if (guard != WEFT_GUARD_CANARY) {
+		s = guarded_new(st, size, guard == WEFT_GUARD_PAGE, entry);
+		if (s || guard == WEFT_GUARD_PAGE)
+			return s ? s : weft__fail_null(ENOMEM);
 	}
-	s = arena_stack_new(st, size, entry);
+	s = stack_new(st, size, 0, entry);
 	return s ? s : weft__fail_null(ENOMEM);
 }
 
@@ -418,7 +510,8 @@ void weft__stack_put(struct weft__stacks *st, struct weft__stack *s,
 		reap_zombie(st);
 	s->task = NULL;
 	if (s->size == st->default_size && st->ncached < st->max_cached) {
-		give_back_pages(st, s);
+		if (went_deep(st, s))
+			give_back_pages(st, s);
 		s->next = st->cache;
 		st->cache = s;
 		st->ncached++;
@@ -493,7 +586,7 @@ static void on_segv(int sig, siginfo_t *si, void *uc)
 
 	(void)sig;
 	(void)uc;
-	if (s && s->kind == WEFT__STACK_GUARDED && addr >= s->map &&
+	if (s && s->kind == WEFT__STACK_GUARDED && addr >= s->lo - s->arena->guard &&
 	    addr < s->lo)
 		weft__stack_overflow(s, "guard page hit at", addr);
 	/* Not ours: return with the previous disposition back in place, so

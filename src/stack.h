@@ -19,20 +19,19 @@ struct weft__arena;
 
 enum weft__stack_kind {
 	WEFT__STACK_THREAD,   /* the thread's own stack (never allocated here) */
-	WEFT__STACK_GUARDED,  /* own mapping with a PROT_NONE page below */
-	WEFT__STACK_ARENA     /* slot of an arena, canary below */
+	WEFT__STACK_GUARDED,  /* arena slot with a PROT_NONE page below */
+	WEFT__STACK_ARENA     /* arena slot with a canary below */
 };
 
 struct weft__stack {
 	struct weft__ctx ctx;        /* saved context of whatever runs here */
 	struct weft_task *task;      /* task bound to this stack, if any */
 	struct weft__stack *next;    /* cache or arena free list */
-	struct weft__arena *arena;   /* WEFT__STACK_ARENA only */
-	char *map;                   /* guarded: start of the mapping */
+	struct weft__arena *arena;   /* the mapping this stack is carved from */
 	char *lo;                    /* lowest usable byte */
-	size_t size;                 /* bytes of the mapping or slot, as asked */
+	size_t size;                 /* bytes asked for, descriptor included */
 	uintptr_t low_sp;            /* lowest stack pointer seen at a switch */
-	uint64_t *canary;            /* arena: word just below lo */
+	uint64_t *canary;            /* WEFT__STACK_ARENA: word just below lo */
 	unsigned vg_id;              /* Valgrind stack id */
 	unsigned char kind;
 };
@@ -42,7 +41,7 @@ struct weft__stacks {
 	size_t ncached;
 	size_t max_cached;
 	struct weft__stack *zombie;  /* released while still running on it */
-	struct weft__arena *arenas;  /* arenas with at least one free slot first */
+	struct weft__arena *arenas;  /* arenas with a free slot */
 	size_t page;
 	size_t default_size;         /* runtime default, page-rounded */
 	int default_guard;

@@ -33,8 +33,22 @@ struct attr_data {
 _Static_assert(sizeof(struct attr_data) <= sizeof(weft_attr),
     "weft_attr storage too small");
 
-/* Ids are unique in the process, so they can name tasks in logs. */
-static _Atomic uint64_t next_id = 1;
+/*
+ * Ids are unique in the process, so they can name tasks in logs.  Each
+ * runtime takes them in blocks, keeping the atomic off the spawn path.
+ */
+#define ID_BLOCK 1024u
+static _Atomic uint64_t next_id_block = 1;
+
+static uint64_t new_id(struct weft__tasks *ts)
+{
+	if (weft__unlikely(ts->id_next == ts->id_end)) {
+		ts->id_next = atomic_fetch_add_explicit(&next_id_block,
+		    ID_BLOCK, memory_order_relaxed);
+		ts->id_end = ts->id_next + ID_BLOCK;
+	}
+	return ts->id_next++;
+}
 
 /* ---- the pool ----------------------------------------------------------- */
 
@@ -177,7 +191,7 @@ weft_task *weft_spawn_attr(void *(*fn)(void *), void *arg,
 	t->fn = fn;
 	t->arg = arg;
 	t->result = NULL;
-	t->id = atomic_fetch_add_explicit(&next_id, 1, memory_order_relaxed);
+	t->id = new_id(&rt->tasks);
 	t->joiner = NULL;
 	t->timer_idx = 0;
 	t->wake_err = 0;

@@ -45,6 +45,7 @@ struct weft__tasks {
 	uint64_t live;                /* spawned, not yet reaped */
 	uint64_t unfinished;          /* spawned, fn not yet returned */
 	uint64_t spawned;
+	uint64_t id_next, id_end;     /* block of ids this runtime may use */
 	struct weft_task *run_waiter; /* parked in weft_run */
 };
 

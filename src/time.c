@@ -32,17 +32,16 @@ static int thread_sleep_until(int64_t deadline)
 	return err ? weft__fail(err) : 0;
 }
 
-int weft_sleep_until(int64_t deadline)
+/* Park the calling task until deadline; now is the clock read already. */
+static int sleep_until(int64_t deadline, int64_t now)
 {
 	struct weft_rt *rt = weft__rt_peek();
 	struct weft_task *self;
 	int err;
 
-	if (deadline < 0)
-		return weft__fail(EINVAL);
 	if (!rt || !weft__in_task(&rt->sched))
 		return thread_sleep_until(deadline);
-	if (deadline <= weft_now()) {
+	if (deadline <= now) {
 		weft__yield(rt);
 		return 0;
 	}
@@ -58,19 +57,21 @@ int weft_sleep_until(int64_t deadline)
 	return 0;
 }
 
-/* now + delta, saturating instead of overflowing. */
-static int64_t deadline_after(int64_t delta)
+int weft_sleep_until(int64_t deadline)
 {
-	int64_t now = weft_now();
-
-	return delta > INT64_MAX - now ? INT64_MAX : now + delta;
+	if (deadline < 0)
+		return weft__fail(EINVAL);
+	return sleep_until(deadline, weft_now());
 }
 
 int weft_sleep_ns(int64_t ns)
 {
+	int64_t now = weft_now();
+
 	if (ns < 0)
 		return weft__fail(EINVAL);
-	return weft_sleep_until(deadline_after(ns));
+	/* now + ns, saturating instead of overflowing */
+	return sleep_until(ns > INT64_MAX - now ? INT64_MAX : now + ns, now);
 }
 
 int weft_sleep(int64_t ms)
