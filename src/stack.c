@@ -53,6 +53,7 @@
 #else
 #define VALGRIND_STACK_REGISTER(lo, hi) 0u
 #define VALGRIND_STACK_DEREGISTER(id) ((void)(id))
+#define RUNNING_ON_VALGRIND 0
 #endif
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -74,6 +75,7 @@
 
 struct weft__arena {
 	struct weft__arena *next, *prev;   /* list of arenas with room */
+	struct weft__arena *all_next, *all_prev; /* every arena of a runtime */
 	char *base;                        /* first slot */
 	char *map;                         /* the mapping */
 	size_t len;
@@ -260,6 +262,10 @@ static struct weft__arena *arena_new(struct weft__stacks *st, size_t size,
 	madvise(a->map, a->len, MADV_NOHUGEPAGE);
 	a->base = a->map + lead;
 	st->narenas++;
+	a->all_next = st->all_arenas;
+	if (st->all_arenas)
+		st->all_arenas->all_prev = a;
+	st->all_arenas = a;
 	arena_list(st, a);
 	return a;
 }
@@ -267,6 +273,12 @@ static struct weft__arena *arena_new(struct weft__stacks *st, size_t size,
 static void arena_free(struct weft__stacks *st, struct weft__arena *a)
 {
 	arena_unlist(st, a);
+	if (a->all_prev)
+		a->all_prev->all_next = a->all_next;
+	else
+		st->all_arenas = a->all_next;
+	if (a->all_next)
+		a->all_next->all_prev = a->all_prev;
 	munmap(a->map, a->len);
 	st->narenas--;
 	free(a);
@@ -377,7 +389,8 @@ static int went_deep(const struct weft__stacks *st,
 	const volatile uint64_t *probe;
 	size_t i, step = st->page / sizeof(uint64_t) / 8;
 
-	if (s->low_sp < keep)
+	/* Valgrind rightly calls a read below a stack's pointer invalid. */
+	if (s->low_sp < keep || st->under_valgrind)
 		return 1;
 	if (keep - st->page < (uintptr_t)s->lo)
 		return 0;
@@ -442,6 +455,7 @@ int weft__stacks_init(struct weft__stacks *st)
 	st->max_cached = CACHE_MAX;
 	st->default_size = weft__page_round(WEFT_STACK_DEFAULT);
 	st->default_guard = WEFT_GUARD_AUTO;
+	st->under_valgrind = RUNNING_ON_VALGRIND != 0;
 	return 0;
 }
 
@@ -455,6 +469,9 @@ void weft__stacks_term(struct weft__stacks *st)
 		destroy(st, s);
 	}
 	st->ncached = 0;
+	/* Arenas still holding stacks of tasks that never finished. */
+	while (st->all_arenas)
+		arena_free(st, st->all_arenas);
 }
 
 static int kind_fits(const struct weft__stack *s, int guard)

@@ -42,9 +42,11 @@ struct weft__stacks {
 	size_t max_cached;
 	struct weft__stack *zombie;  /* released while still running on it */
 	struct weft__arena *arenas;  /* arenas with a free slot */
+	struct weft__arena *all_arenas;
 	size_t page;
 	size_t default_size;         /* runtime default, page-rounded */
 	int default_guard;
+	int under_valgrind;
 	uint64_t nguarded, ncanary, narenas;
 };
 
