@@ -49,9 +49,11 @@ typedef struct weft_task weft_task;
 
 /* How a task's stack is protected against overflow. */
 enum weft_guard {
-	WEFT_GUARD_AUTO = 0,   /* guard page while the mapping budget allows, then canary */
-	WEFT_GUARD_PAGE = 1,   /* always a PROT_NONE guard page (two mappings per stack) */
-	WEFT_GUARD_CANARY = 2  /* arena stack, canary checked at every switch-out */
+	WEFT_GUARD_AUTO = 0,   /* a guard page while it costs no kernel mapping
+	                          (Linux 6.13+) or the mapping budget allows,
+	                          then a canary; for a task: the runtime's policy */
+	WEFT_GUARD_PAGE = 1,   /* always a guard page */
+	WEFT_GUARD_CANARY = 2  /* no guard page; canary checked at each switch-out */
 };
 
 /* Spawn attributes.  Caller-owned storage; initialise with weft_attr_init. */

@@ -139,9 +139,12 @@ void weft__ctx_switch(struct weft__ctx *from, struct weft__ctx *to,
 	if (_setjmp(from->jb) == 0) {
 		if (weft__likely(!to->fresh))
 			_longjmp(to->jb, 1);
-		/* First entry: the one signal-mask system call of a stack. */
+		/* First entry.  setcontext installs the signal mask and
+		 * floating-point state saved in the context: take them as
+		 * they are now, so entering a task changes neither. */
 		to->fresh = 0;
 		entering_from = from;
+		getcontext(&boot->uc);
 		make(&boot->uc, to);
 		setcontext(&boot->uc);
 		abort();

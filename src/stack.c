@@ -525,7 +525,10 @@ void weft__stack_put(struct weft__stacks *st, struct weft__stack *s,
 {
 	if (st->zombie != s)
 		reap_zombie(st);
-	s->task = NULL;
+	/* A running stack keeps naming its (finished) task until it switches
+	 * out, so a canary found broken then still says whose it was. */
+	if (!running)
+		s->task = NULL;
 	if (s->size == st->default_size && st->ncached < st->max_cached) {
 		if (went_deep(st, s))
 			give_back_pages(st, s);
