@@ -1,0 +1,201 @@
+/*
+ * Helpers shared by the weft Check suites.  Only static inline functions, so
+ * a suite that does not use one gets no unused-function warning.
+ *
+ * Include "config.h" before this header (for HAVE_VALGRIND_VALGRIND_H).
+ */
+#ifndef WEFT_TEST_UTIL_H
+#define WEFT_TEST_UTIL_H
+
+#include <check.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#ifdef HAVE_VALGRIND_VALGRIND_H
+#include <valgrind/valgrind.h>
+#endif
+
+#define MS_NS ((int64_t)1000000)
+
+/* Built with AddressSanitizer (gcc and clang spell it differently). */
+#if defined(__SANITIZE_ADDRESS__)
+#define TEST_UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TEST_UNDER_ASAN 1
+#endif
+#endif
+#ifndef TEST_UNDER_ASAN
+#define TEST_UNDER_ASAN 0
+#endif
+
+/* Running under Valgrind: asked by the environment or detected. */
+static inline int under_valgrind(void)
+{
+	const char *env = getenv("WEFT_UNDER_VALGRIND");
+
+	if (env != NULL && *env != '\0' && *env != '0')
+		return 1;
+#ifdef HAVE_VALGRIND_VALGRIND_H
+	if (RUNNING_ON_VALGRIND)
+		return 1;
+#endif
+	return 0;
+}
+
+/* Check runs each test in its own process unless CK_FORK=no. */
+static inline int check_forks(void)
+{
+	const char *env = getenv("CK_FORK");
+
+	return !(env != NULL && strcmp(env, "no") == 0);
+}
+
+/*
+ * Guard regions (madvise MADV_GUARD_INSTALL, Linux 6.13): a guard page that
+ * does not split the mapping.  Where the kernel has them, weft's guarded
+ * stacks cost no mapping each and the guard budget is unlimited, unless
+ * WEFT_GUARD_REGIONS=0 was in the environment when the process made its
+ * first weft call.  This probe is the tests' own, independent of weft's.
+ */
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#endif
+
+static inline int kernel_has_guard_regions(void)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	char *p = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	int ok;
+
+	if (p == MAP_FAILED)
+		return 0;
+	ok = madvise(p, page, MADV_GUARD_INSTALL) == 0;
+	munmap(p, 2 * page);
+	return ok;
+}
+
+/* Does this process's weft use guard regions (as far as the tests know)? */
+static inline int expect_guard_regions(void)
+{
+	const char *env = getenv("WEFT_GUARD_REGIONS");
+
+	if (env != NULL && strcmp(env, "0") == 0)
+		return 0;
+	return kernel_has_guard_regions();
+}
+
+/*
+ * Make weft use PROT_NONE guard pages, two mappings per guarded stack, as
+ * on kernels without guard regions.  Only works before the process's first
+ * weft call, so only when each test has its own process: returns 0 (after
+ * printing why) when it cannot be done.
+ */
+static inline int use_mprotect_guards(const char *who)
+{
+	if (!check_forks()) {
+		printf("%s: CK_FORK=no, mapping-budget mode not testable\n", who);
+		return 0;
+	}
+	setenv("WEFT_GUARD_REGIONS", "0", 1);
+	return 1;
+}
+
+/* Number of mappings of this process (lines of /proc/self/maps). */
+static inline long mapping_count(void)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	long n = 0;
+	int c;
+
+	if (f == NULL)
+		return -1;
+	while ((c = getc(f)) != EOF)
+		n += c == '\n';
+	fclose(f);
+	return n;
+}
+
+/*
+ * `expr` must fail with -1 and errno `err`.  errno is cleared first so a
+ * stale value cannot make the check pass.
+ */
+#define assert_fails(expr, err) do { \
+	int want_ = (err); \
+	errno = 0; \
+	int rc_ = (expr); \
+	int errno_ = errno; \
+	ck_assert_msg(rc_ == -1 && errno_ == want_, \
+	    "%s: expected -1 errno %d (%s), got %d errno %d (%s)", #expr, \
+	    want_, strerror(want_), rc_, errno_, strerror(errno_)); \
+} while (0)
+
+/* Same for calls that return a pointer: NULL and errno `err`. */
+#define assert_fails_null(expr, err) do { \
+	int want_ = (err); \
+	errno = 0; \
+	const void *p_ = (expr); \
+	int errno_ = errno; \
+	ck_assert_msg(p_ == NULL && errno_ == want_, \
+	    "%s: expected NULL errno %d (%s), got %p errno %d (%s)", #expr, \
+	    want_, strerror(want_), p_, errno_, strerror(errno_)); \
+} while (0)
+
+/*
+ * Checks made inside a task are recorded, not asserted: a failing ck_assert
+ * leaves the test by exit() or longjmp(), neither of which belongs on a task
+ * stack.  The test asserts task_checks_passed() once back outside the tasks.
+ */
+struct task_failure {
+	int line;
+	const char *what;
+};
+
+static inline struct task_failure *task_failure_slot(void)
+{
+	static struct task_failure first;
+
+	return &first;
+}
+
+static inline void task_check_note(int ok, int line, const char *what)
+{
+	struct task_failure *f = task_failure_slot();
+
+	if (!ok && f->line == 0) {
+		f->line = line;
+		f->what = what;
+	}
+}
+
+static inline void task_checks_reset(void)
+{
+	struct task_failure *f = task_failure_slot();
+
+	f->line = 0;
+	f->what = NULL;
+}
+
+#define TASK_CHECK(cond) task_check_note(!!(cond), __LINE__, #cond)
+
+#define assert_task_checks_passed() do { \
+	const struct task_failure *f_ = task_failure_slot(); \
+	ck_assert_msg(f_->line == 0, "check inside a task failed at line %d: %s", \
+	    f_->line, f_->what ? f_->what : ""); \
+} while (0)
+
+/* A task check that the call fails with -1 and errno `err`. */
+#define TASK_CHECK_FAILS(expr, err) do { \
+	errno = 0; \
+	int rc_ = (expr); \
+	task_check_note(rc_ == -1 && errno == (err), __LINE__, \
+	    #expr " fails with " #err); \
+} while (0)
+
+#endif /* WEFT_TEST_UTIL_H */
