@@ -14,6 +14,11 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+struct addrinfo;
 
 #ifdef __cplusplus
 extern "C" {
@@ -93,6 +98,43 @@ WEFT_API int64_t weft_now(void);
 WEFT_API int weft_sleep(int64_t ms);
 WEFT_API int weft_sleep_ns(int64_t ns);
 WEFT_API int weft_sleep_until(int64_t deadline_ns);
+
+/* ---- deadlines and cancellation ---------------------------------------- */
+
+/*
+ * A task-scoped deadline (absolute, weft_now() nanoseconds) bounds every
+ * call that parks: past it they fail with ETIMEDOUT.  Scopes nest: push
+ * returns what to pass to pop, and an inner deadline never extends an
+ * outer one.  WEFT_NO_DEADLINE means none.
+ */
+#define WEFT_NO_DEADLINE INT64_MAX
+WEFT_API int64_t weft_deadline_push(int64_t deadline_ns);
+WEFT_API int weft_deadline_pop(int64_t saved);
+WEFT_API int64_t weft_deadline(void);
+
+/* Make the task's current and later parking calls fail with ECANCELED. */
+WEFT_API int weft_cancel(weft_task *task);
+
+/* ---- I/O: POSIX signatures, parking only the calling task --------------- */
+
+WEFT_API ssize_t weft_read(int fd, void *buf, size_t count);
+WEFT_API ssize_t weft_write(int fd, const void *buf, size_t count);
+WEFT_API ssize_t weft_recv(int fd, void *buf, size_t len, int flags);
+WEFT_API ssize_t weft_send(int fd, const void *buf, size_t len, int flags);
+WEFT_API int weft_accept(int fd, struct sockaddr *addr, socklen_t *addrlen);
+WEFT_API int weft_connect(int fd, const struct sockaddr *addr,
+    socklen_t addrlen);
+WEFT_API int weft_close(int fd);
+WEFT_API int weft_poll(struct pollfd *fds, nfds_t nfds, int timeout);
+
+/* ---- offload: calls that can only block, run on a thread pool ----------- */
+
+/* Run fn(arg) on a pool thread; park until it returns; *result gets its value. */
+WEFT_API int weft_blocking(void *(*fn)(void *), void *arg, void **result);
+/* Most pool threads of the calling thread's runtime (default 4). */
+WEFT_API int weft_set_pool_size(unsigned threads);
+WEFT_API int weft_getaddrinfo(const char *node, const char *service,
+    const struct addrinfo *hints, struct addrinfo **res);
 
 /* ---- runtime settings and statistics (calling thread's runtime) --------- */
 

@@ -33,7 +33,6 @@ int weft__poller_init(struct weft__poller *p)
 {
 	struct epoll_event ev;
 
-	p->nsources = 0;
 	p->no_pwait2 = 0;
 	atomic_init(&p->wake_pending, 0);
 	p->wake_src.ready = wake_drain;
@@ -75,18 +74,18 @@ int weft__poller_set(struct weft__poller *p, int fd, uint32_t events,
 	ev.data.ptr = src;
 	if (epoll_ctl(p->fd, EPOLL_CTL_MOD, fd, &ev) == 0)
 		return 0;
-	if (errno != ENOENT || epoll_ctl(p->fd, EPOLL_CTL_ADD, fd, &ev) == -1)
+	/* Not registered, or registered for a file this fd number no
+	 * longer names (closed with close(2) and reused): add it. */
+	if (errno != ENOENT)
 		return -1;
-	p->nsources++;
-	return 0;
+	return epoll_ctl(p->fd, EPOLL_CTL_ADD, fd, &ev);
 }
 
 int weft__poller_del(struct weft__poller *p, int fd)
 {
-	if (epoll_ctl(p->fd, EPOLL_CTL_DEL, fd, NULL) == 0) {
-		p->nsources--;
+	if (epoll_ctl(p->fd, EPOLL_CTL_DEL, fd, NULL) == 0)
 		return 0;
-	}
+	/* Closed already, or never registered: nothing to remove. */
 	return errno == EBADF || errno == ENOENT ? 0 : -1;
 }
 

@@ -19,14 +19,14 @@ struct weft__poller {
 	int wakefd;                      /* eventfd other threads write */
 	atomic_int wake_pending;         /* a write is on its way: skip more */
 	struct weft__pollsrc wake_src;
-	unsigned nsources;               /* registered, the wake-up excluded */
 	int no_pwait2;                   /* kernel lacks epoll_pwait2 */
 	void *events;                    /* buffer for one wait */
 };
 
 int weft__poller_init(struct weft__poller *p);
 void weft__poller_term(struct weft__poller *p);
-/* Register fd for events (EPOLLIN, EPOLLOUT, ...), or change them. */
+/* Register fd for events (EPOLLIN, EPOLLOUT, EPOLLONESHOT, ...), or
+ * change them; -1 and errno (EPERM: a regular file, which is always ready). */
 int weft__poller_set(struct weft__poller *p, int fd, uint32_t events,
     struct weft__pollsrc *src);
 /* Unregister fd; an fd already closed is not an error. */

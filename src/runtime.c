@@ -24,9 +24,11 @@ static void rt_destroy(void *p)
 	struct weft_rt *rt = p;
 
 	weft__tls_rt = NULL;
+	weft__pool_term(&rt->pool);
 	weft__tasks_term(&rt->tasks, rt);
 	weft__stacks_term(&rt->stacks);
 	weft__timers_term(&rt->timers);
+	weft__io_term(&rt->io);
 	weft__poller_term(&rt->poller);
 	weft__stack_thread_term(rt->altstack);
 	free(rt);
@@ -50,6 +52,8 @@ struct weft_rt *weft__rt_create(void)
 	rt->poller.fd = rt->poller.wakefd = -1;
 	weft__tasks_init(&rt->tasks);
 	weft__timers_init(&rt->timers);
+	weft__io_init(&rt->io);
+	weft__pool_init(&rt->pool);
 	if (weft__sched_init(&rt->sched, rt) == -1 ||
 	    weft__stacks_init(&rt->stacks) == -1 ||
 	    weft__poller_init(&rt->poller) == -1 ||

@@ -6,6 +6,8 @@
 #ifndef WEFT_RUNTIME_H
 #define WEFT_RUNTIME_H
 
+#include "io.h"
+#include "pool.h"
 #include "poller.h"
 #include "scheduler.h"
 #include "stack.h"
@@ -18,6 +20,8 @@ struct weft_rt {
 	struct weft__stacks stacks;
 	struct weft__timers timers;
 	struct weft__poller poller;
+	struct weft__io io;
+	struct weft__pool pool;
 	void *altstack;             /* signal stack we installed, if any */
 };
 

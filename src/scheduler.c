@@ -20,6 +20,7 @@ int weft__sched_init(struct weft__sched *s, struct weft_rt *rt)
 	s->main_task.stack = &s->main_stack;
 	s->main_task.rt = rt;
 	s->main_task.state = WEFT__RUNNING;
+	s->main_task.scope_deadline = INT64_MAX;
 	s->main_stack.task = &s->main_task;
 	s->current = &s->main_task;
 	return weft__ctx_boot_init(&s->boot);
@@ -52,6 +53,9 @@ static struct weft_task *rq_pop(struct weft__sched *s)
 
 void weft__unpark(struct weft_rt *rt, struct weft_task *t, int err)
 {
+	/* Two wake-ups can race (an fd and the deadline): the first wins. */
+	if (t->state != WEFT__PARKED)
+		return;
 	t->wake_err = err;
 	weft__sched_ready(rt, t);
 }
@@ -63,7 +67,10 @@ void weft__unpark(struct weft_rt *rt, struct weft_task *t, int err)
  */
 static void deadlock(struct weft_rt *rt)
 {
-	weft__unpark(rt, &rt->sched.main_task, EDEADLK);
+	struct weft_task *main_task = &rt->sched.main_task;
+
+	if (main_task->state == WEFT__PARKED && !main_task->nointr)
+		weft__unpark(rt, main_task, EDEADLK);
 }
 
 /* Look at (or wait for, when block) the poller and the timers once. */
@@ -72,7 +79,7 @@ static void loop_step(struct weft_rt *rt, int block)
 	int64_t next = weft__timer_next(&rt->timers), now, timeout = 0;
 	struct weft_task *t;
 
-	if (next == INT64_MAX && rt->poller.nsources == 0) {
+	if (next == INT64_MAX && rt->sched.external == 0) {
 		if (block)
 			deadlock(rt);
 		return;
@@ -85,12 +92,14 @@ static void loop_step(struct weft_rt *rt, int block)
 			timeout = next > now ? next - now : 0;
 		}
 	}
-	if (timeout != 0 || rt->poller.nsources)
+	if (timeout != 0 || rt->sched.external) {
 		weft__poller_wait(&rt->poller, timeout);
+		weft__pool_collect(rt);
+	}
 	if (next != INT64_MAX) {
 		now = weft_now();
 		while ((t = weft__timer_pop_due(&rt->timers, now)))
-			weft__unpark(rt, t, 0);
+			weft__unpark(rt, t, t->timer_err);
 	}
 }
 
@@ -114,12 +123,44 @@ static void switch_away(struct weft_rt *rt, struct weft__stack *from)
 	weft__ctx_switch(&from->ctx, &next->stack->ctx, &s->boot);
 }
 
-int weft__park(struct weft_rt *rt)
+int weft__interrupted(struct weft_task *self)
+{
+	if (self->cancelled)
+		return ECANCELED;
+	if (self->scope_deadline != INT64_MAX &&
+	    self->scope_deadline <= weft_now())
+		return ETIMEDOUT;
+	return 0;
+}
+
+int weft__park_until(struct weft_rt *rt, int64_t wake_at, int flags)
 {
 	struct weft_task *self = rt->sched.current;
+	int64_t at = wake_at;
+	int at_err = 0;
 
+	if (!(flags & WEFT__PARK_NOINTR)) {
+		if (self->cancelled)
+			return ECANCELED;
+		if (self->scope_deadline < at) {
+			at = self->scope_deadline;
+			at_err = ETIMEDOUT;
+		}
+	}
+	if (at != INT64_MAX) {
+		if (at <= weft_now())
+			return at_err;
+		self->timer_at = at;
+		self->timer_err = at_err;
+		if (weft__timer_add(&rt->timers, self) == -1)
+			return ENOMEM;
+	}
+	self->nointr = (unsigned char)(flags & WEFT__PARK_NOINTR);
 	self->state = WEFT__PARKED;
 	switch_away(rt, self->stack);
+	self->nointr = 0;
+	if (self->timer_idx)
+		weft__timer_remove(&rt->timers, self);
 	return self->wake_err;
 }
 

@@ -20,6 +20,8 @@ struct weft__sched {
 	struct weft_task *rq_head, *rq_tail;   /* FIFO run queue */
 	uint64_t switches;
 	unsigned ticks;                        /* dispatches, for fairness */
+	unsigned external;                     /* waits an fd or another
+	                                          thread will end */
 	struct weft_task main_task;            /* the thread's own stack */
 	struct weft__stack main_stack;
 	struct weft__ctx_boot boot;
@@ -37,11 +39,29 @@ static inline int weft__in_task(const struct weft__sched *s)
 void weft__sched_ready(struct weft_rt *rt, struct weft_task *t);
 
 /*
- * Suspend the calling task (or main) until weft__unpark; returns the error
- * given there: 0, or why the wait ended early (EDEADLK: nothing can ever
- * wake any task of this runtime).
+ * Suspend the calling task (or main) until weft__unpark, and return the
+ * error given there: 0, or why the wait ended early.  Every wait in weft
+ * goes through here, so every wait honours the same rules:
+ *   - a cancelled task does not wait: ECANCELED at once, or as soon as
+ *     weft_cancel is called while it waits;
+ *   - the task's deadline (weft_deadline_push) ends the wait: ETIMEDOUT,
+ *     at once if it is already past;
+ *   - wake_at (INT64_MAX: none) ends the wait with 0 (a sleep's end);
+ *   - EDEADLK: nothing can ever wake any task of this runtime (main only).
+ * WEFT__PARK_NOINTR ignores cancellation and the deadline once parked: for
+ * waits that must run to their end (I/O into the caller's buffer).
  */
-int weft__park(struct weft_rt *rt);
+#define WEFT__PARK_NOINTR 1
+int weft__park_until(struct weft_rt *rt, int64_t wake_at, int flags);
+static inline int weft__park(struct weft_rt *rt)
+{
+	return weft__park_until(rt, INT64_MAX, 0);
+}
+
+/* Would a wait of the calling task end at once?  0, ECANCELED, ETIMEDOUT. */
+int weft__interrupted(struct weft_task *self);
+
+/* Make a parked t ready; a task not parked is left alone. */
 void weft__unpark(struct weft_rt *rt, struct weft_task *t, int err);
 
 /* Let every ready task run, then come back (the task stays ready). */

@@ -195,6 +195,9 @@ weft_task *weft_spawn_attr(void *(*fn)(void *), void *arg,
 	t->joiner = NULL;
 	t->timer_idx = 0;
 	t->wake_err = 0;
+	t->scope_deadline = INT64_MAX;
+	t->cancelled = 0;
+	t->nointr = 0;
 	t->detached = (unsigned char)a.detached;
 	memcpy(t->name, a.name, sizeof(t->name));
 	rt->tasks.live++;
@@ -252,6 +255,20 @@ int weft_detach(weft_task *t)
 	t->detached = 1;
 	if (t->state == WEFT__DONE)
 		reap(rt, t, 0);
+	return 0;
+}
+
+int weft_cancel(weft_task *t)
+{
+	struct weft_rt *rt = own_task(t);
+
+	if (!rt)
+		return weft__fail(EINVAL);
+	if (t->state == WEFT__DONE)
+		return 0;
+	t->cancelled = 1;
+	if (!t->nointr)
+		weft__unpark(rt, t, ECANCELED);
 	return 0;
 }
 

@@ -28,12 +28,16 @@ struct weft_task {
 	void *arg;
 	void *result;
 	uint64_t id;
-	int64_t deadline;             /* timer heap key */
+	int64_t timer_at;             /* timer heap key */
 	size_t timer_idx;             /* position in the heap, 0 = not in it */
+	int timer_err;                /* what the park returns if the timer ends it */
+	int64_t scope_deadline;       /* weft_deadline_push; INT64_MAX: none */
 	struct weft_task *joiner;     /* task parked in weft_join on this one */
 	int wake_err;                 /* what weft__park returns */
 	unsigned char state;
 	unsigned char detached;
+	unsigned char cancelled;      /* weft_cancel: every wait fails */
+	unsigned char nointr;         /* parked in a wait that must run to its end */
 	char name[WEFT_NAME_MAX];
 };
 

@@ -30,7 +30,7 @@ static void place(struct weft__timers *tm, size_t i, struct weft_task *t)
 
 static void sift_up(struct weft__timers *tm, size_t i, struct weft_task *t)
 {
-	while (i > 1 && tm->heap[i / 2]->deadline > t->deadline) {
+	while (i > 1 && tm->heap[i / 2]->timer_at > t->timer_at) {
 		place(tm, i, tm->heap[i / 2]);
 		i /= 2;
 	}
@@ -43,9 +43,9 @@ static void sift_down(struct weft__timers *tm, size_t i, struct weft_task *t)
 
 	while ((child = 2 * i) <= tm->len) {
 		if (child < tm->len &&
-		    tm->heap[child + 1]->deadline < tm->heap[child]->deadline)
+		    tm->heap[child + 1]->timer_at < tm->heap[child]->timer_at)
 			child++;
-		if (tm->heap[child]->deadline >= t->deadline)
+		if (tm->heap[child]->timer_at >= t->timer_at)
 			break;
 		place(tm, i, tm->heap[child]);
 		i = child;
@@ -80,7 +80,7 @@ void weft__timer_remove(struct weft__timers *tm, struct weft_task *t)
 	if (last == t)
 		return;
 	/* The last entry fills the hole and moves whichever way it must. */
-	if (i > 1 && tm->heap[i / 2]->deadline > last->deadline)
+	if (i > 1 && tm->heap[i / 2]->timer_at > last->timer_at)
 		sift_up(tm, i, last);
 	else
 		sift_down(tm, i, last);
@@ -88,14 +88,14 @@ void weft__timer_remove(struct weft__timers *tm, struct weft_task *t)
 
 int64_t weft__timer_next(const struct weft__timers *tm)
 {
-	return tm->len ? tm->heap[1]->deadline : INT64_MAX;
+	return tm->len ? tm->heap[1]->timer_at : INT64_MAX;
 }
 
 struct weft_task *weft__timer_pop_due(struct weft__timers *tm, int64_t now)
 {
 	struct weft_task *t;
 
-	if (!tm->len || tm->heap[1]->deadline > now)
+	if (!tm->len || tm->heap[1]->timer_at > now)
 		return NULL;
 	t = tm->heap[1];
 	weft__timer_remove(tm, t);

@@ -18,7 +18,7 @@ struct weft__timers {
 
 void weft__timers_init(struct weft__timers *tm);
 void weft__timers_term(struct weft__timers *tm);
-/* Insert t with t->deadline set.  -1 and ENOMEM if the heap cannot grow. */
+/* Insert t with t->timer_at set.  -1 and ENOMEM if the heap cannot grow. */
 int weft__timer_add(struct weft__timers *tm, struct weft_task *t);
 /* Remove t if it is in the heap. */
 void weft__timer_remove(struct weft__timers *tm, struct weft_task *t);
