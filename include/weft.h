@@ -136,6 +136,48 @@ WEFT_API int weft_set_pool_size(unsigned threads);
 WEFT_API int weft_getaddrinfo(const char *node, const char *service,
     const struct addrinfo *hints, struct addrinfo **res);
 
+/* ---- fetch: HTTP over libcurl, parking only the calling task ----------- */
+
+typedef struct weft_response weft_response;
+
+/*
+ * Options of one fetch.  Initialise with weft_fetch_opts_init, which sets
+ * size: fields added in later versions go at the end, and the library reads
+ * only the fields that the caller's size covers.
+ */
+typedef struct weft_fetch_opts {
+	size_t size;                    /* sizeof(weft_fetch_opts) of the caller */
+	const char *method;             /* NULL: GET, or POST when body is set */
+	const char *const *headers;     /* NULL-terminated "Name: value" lines */
+	const void *body;               /* request body, body_len bytes */
+	size_t body_len;
+	int64_t timeout_ms;             /* whole exchange; 0: none */
+	int64_t connect_timeout_ms;     /* connect phase; 0: libcurl's 300 s */
+	int follow_redirects;           /* 0: return the 3xx response */
+	int max_redirects;              /* with follow_redirects; default 10 */
+	size_t max_body;                /* 0: no limit; past it: EMSGSIZE */
+	const char *user_agent;         /* NULL: "weft/<version>" */
+	/* Stream the body here instead of keeping it: return len to go on,
+	 * anything else to stop (the fetch then fails with ECANCELED). */
+	size_t (*on_body)(const void *data, size_t len, void *arg);
+	void *on_body_arg;
+} weft_fetch_opts;
+
+WEFT_API int weft_fetch_opts_init(weft_fetch_opts *opts);
+WEFT_API weft_response *weft_fetch(const char *url, const weft_fetch_opts *opts);
+WEFT_API long weft_response_status(const weft_response *res);
+WEFT_API const void *weft_response_body(const weft_response *res, size_t *len);
+WEFT_API const char *weft_response_header(const weft_response *res,
+    const char *name);
+WEFT_API size_t weft_response_header_count(const weft_response *res);
+WEFT_API int weft_response_header_at(const weft_response *res, size_t i,
+    const char **name, const char **value);
+WEFT_API const char *weft_response_url(const weft_response *res);
+WEFT_API void weft_response_free(weft_response *res);
+
+/* Detail of the calling task's last failed weft_fetch (libcurl's words). */
+WEFT_API const char *weft_errmsg(void);
+
 /* ---- runtime settings and statistics (calling thread's runtime) --------- */
 
 WEFT_API int weft_set_stack_size(size_t size);

@@ -24,6 +24,7 @@ static void rt_destroy(void *p)
 	struct weft_rt *rt = p;
 
 	weft__tls_rt = NULL;
+	weft__fetch_term(rt->fetcher);
 	weft__pool_term(&rt->pool);
 	weft__tasks_term(&rt->tasks, rt);
 	weft__stacks_term(&rt->stacks);

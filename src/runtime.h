@@ -6,6 +6,7 @@
 #ifndef WEFT_RUNTIME_H
 #define WEFT_RUNTIME_H
 
+#include "fetch.h"
 #include "io.h"
 #include "pool.h"
 #include "poller.h"
@@ -22,6 +23,7 @@ struct weft_rt {
 	struct weft__poller poller;
 	struct weft__io io;
 	struct weft__pool pool;
+	struct weft__fetcher *fetcher;  /* created by the first weft_fetch */
 	void *altstack;             /* signal stack we installed, if any */
 };
 

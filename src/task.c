@@ -64,10 +64,12 @@ void weft__tasks_term(struct weft__tasks *ts, struct weft_rt *rt)
 
 	while ((c = ts->chunks)) {
 		ts->chunks = c->next;
-		for (i = 0; i < CHUNK_TASKS; i++)
+		for (i = 0; i < CHUNK_TASKS; i++) {
 			if (c->tasks[i].state != WEFT__FREE && c->tasks[i].stack)
 				weft__stack_discard(&rt->stacks,
 				    c->tasks[i].stack);
+			free(c->tasks[i].errmsg);
+		}
 		free(c);
 	}
 	ts->free = NULL;
@@ -101,6 +103,8 @@ static struct weft_task *task_alloc(struct weft_rt *rt)
 
 static void task_free(struct weft_rt *rt, struct weft_task *t)
 {
+	free(t->errmsg);
+	t->errmsg = NULL;
 	t->state = WEFT__FREE;
 	t->next = rt->tasks.free;
 	rt->tasks.free = t;

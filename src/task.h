@@ -38,6 +38,7 @@ struct weft_task {
 	unsigned char detached;
 	unsigned char cancelled;      /* weft_cancel: every wait fails */
 	unsigned char nointr;         /* parked in a wait that must run to its end */
+	char *errmsg;                 /* weft_errmsg: detail of the last failure */
 	char name[WEFT_NAME_MAX];
 };
 
