@@ -178,6 +178,97 @@ WEFT_API void weft_response_free(weft_response *res);
 /* Detail of the calling task's last failed weft_fetch (libcurl's words). */
 WEFT_API const char *weft_errmsg(void);
 
+/* ---- sharing state: mutex, condition, semaphore, wait group ------------
+ *
+ * Each parks only the calling task, wakes waiters in FIFO order, honours the
+ * task's deadline (ETIMEDOUT) and cancellation (ECANCELED), and works between
+ * tasks of different OS threads.  Storage is the caller's; an all-zero
+ * object (the _INITIALIZER macros) is ready to use, or call the _init
+ * function.  A destroy must not race with any other use.
+ */
+typedef union weft_mutex { unsigned char opaque_[40]; void *align_; } weft_mutex;
+typedef union weft_cond { unsigned char opaque_[24]; void *align_; } weft_cond;
+typedef union weft_sem { unsigned char opaque_[32]; void *align_; } weft_sem;
+typedef union weft_waitgroup { unsigned char opaque_[32]; void *align_; } weft_waitgroup;
+#define WEFT_MUTEX_INITIALIZER { { 0 } }
+#define WEFT_COND_INITIALIZER { { 0 } }
+#define WEFT_WAITGROUP_INITIALIZER { { 0 } }
+
+WEFT_API int weft_mutex_init(weft_mutex *m);
+WEFT_API int weft_mutex_destroy(weft_mutex *m);
+WEFT_API int weft_mutex_lock(weft_mutex *m);
+WEFT_API int weft_mutex_trylock(weft_mutex *m);
+WEFT_API int weft_mutex_unlock(weft_mutex *m);
+
+WEFT_API int weft_cond_init(weft_cond *c);
+WEFT_API int weft_cond_destroy(weft_cond *c);
+WEFT_API int weft_cond_wait(weft_cond *c, weft_mutex *m);
+WEFT_API int weft_cond_signal(weft_cond *c);
+WEFT_API int weft_cond_broadcast(weft_cond *c);
+
+WEFT_API int weft_sem_init(weft_sem *s, unsigned value);
+WEFT_API int weft_sem_destroy(weft_sem *s);
+WEFT_API int weft_sem_wait(weft_sem *s);
+WEFT_API int weft_sem_trywait(weft_sem *s);
+WEFT_API int weft_sem_post(weft_sem *s);
+WEFT_API int weft_sem_getvalue(weft_sem *s, int *value);
+
+WEFT_API int weft_waitgroup_init(weft_waitgroup *wg);
+WEFT_API int weft_waitgroup_add(weft_waitgroup *wg, int delta);
+WEFT_API int weft_waitgroup_done(weft_waitgroup *wg);
+WEFT_API int weft_waitgroup_wait(weft_waitgroup *wg);
+
+/* ---- channels and select ------------------------------------------------ */
+
+typedef struct weft_chan weft_chan;
+
+WEFT_API weft_chan *weft_chan_create(size_t elem_size, size_t capacity);
+WEFT_API int weft_chan_send(weft_chan *ch, const void *elem);
+WEFT_API int weft_chan_recv(weft_chan *ch, void *elem);
+WEFT_API int weft_chan_trysend(weft_chan *ch, const void *elem);
+WEFT_API int weft_chan_tryrecv(weft_chan *ch, void *elem);
+WEFT_API int weft_chan_close(weft_chan *ch);
+WEFT_API void weft_chan_destroy(weft_chan *ch);
+
+enum weft_select_op {
+	WEFT_SELECT_SEND = 1,   /* chan, elem: send *elem */
+	WEFT_SELECT_RECV,       /* chan, elem: receive into elem */
+	WEFT_SELECT_READ,       /* fd: readable */
+	WEFT_SELECT_WRITE,      /* fd: writable */
+	WEFT_SELECT_JOIN        /* task: finished; joined, result stored */
+};
+
+struct weft_select_case {
+	int op;                 /* enum weft_select_op */
+	weft_chan *chan;
+	void *elem;
+	int fd;
+	weft_task *task;
+	void *result;           /* out: WEFT_SELECT_JOIN's return value */
+	int err;                /* out: EPIPE when the channel was closed */
+};
+
+/* Wait for the first case that can proceed; returns its index. */
+WEFT_API int weft_select(struct weft_select_case *cases, size_t ncases,
+    int timeout_ms);
+
+/* ---- task groups -------------------------------------------------------- */
+
+typedef struct weft_group weft_group;
+
+/* A task of a group that returns this has failed. */
+#define WEFT_TASK_FAILED ((void *)-1)
+/* weft_group_create flag: the first failure cancels the other tasks. */
+#define WEFT_GROUP_FAIL_FAST 1
+
+WEFT_API weft_group *weft_group_create(int flags);
+WEFT_API weft_task *weft_group_spawn(weft_group *g, void *(*fn)(void *),
+    void *arg);
+WEFT_API int weft_group_next(weft_group *g, uint64_t *id, void **result);
+WEFT_API int weft_group_wait(weft_group *g);
+WEFT_API int weft_group_cancel(weft_group *g);
+WEFT_API int weft_group_destroy(weft_group *g);
+
 /* ---- runtime settings and statistics (calling thread's runtime) --------- */
 
 WEFT_API int weft_set_stack_size(size_t size);

@@ -322,6 +322,14 @@ static int transfer_setup(struct transfer *x, const char *url,
 	return 0;
 }
 
+static int connected(const struct transfer *x)
+{
+	char *ip = NULL;
+
+	return curl_easy_getinfo(x->easy, CURLINFO_PRIMARY_IP, &ip) ==
+	    CURLE_OK && ip && *ip;
+}
+
 /* What errno a failed exchange means. */
 static int curl_errno(const struct transfer *x)
 {
@@ -335,6 +343,9 @@ static int curl_errno(const struct transfer *x)
 		return ENOMEM;
 	switch (x->result) {
 	case CURLE_UNSUPPORTED_PROTOCOL:
+		/* Also said of a server answering in HTTP/0.9 or worse:
+		 * if a connection was made, the reply was the problem. */
+		return connected(x) ? EPROTO : EINVAL;
 	case CURLE_URL_MALFORMAT:
 		return EINVAL;
 	case CURLE_COULDNT_RESOLVE_HOST:
@@ -696,10 +707,13 @@ weft_response *weft_fetch(const char *url, const weft_fetch_opts *opts)
 	int64_t timeout, left, deadline;
 
 	memset(&x, 0, sizeof(x));
-	if (!url || opts_read(opts, &x.opts) == -1)
-		return weft__fail_null(EINVAL);
 	if (!(rt = weft__rt_get()))
 		return NULL;
+	if (!url || opts_read(opts, &x.opts) == -1) {
+		set_errmsg(rt->sched.current, url ? "invalid weft_fetch_opts" :
+		    "no URL");
+		return weft__fail_null(EINVAL);
+	}
 	pthread_once(&curl_once, curl_init);
 	if (curl_init_rc != CURLE_OK)
 		return weft__fail_null(ENOMEM);
@@ -709,7 +723,7 @@ weft_response *weft_fetch(const char *url, const weft_fetch_opts *opts)
 		/* Outside a task main's deadline bounds the whole call. */
 		left = (deadline - weft_now() + 999999) / 1000000;
 		if (left <= 0) {
-			set_errmsg(&rt->sched.main_task, "deadline passed");
+			set_errmsg(rt->sched.current, "deadline passed");
 			return weft__fail_null(ETIMEDOUT);
 		}
 		if (!timeout || left < timeout)

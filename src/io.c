@@ -21,16 +21,20 @@
 
 #include "runtime.h"
 
+/*
+ * What an fd number names, as far as weft last looked.  The number can be
+ * closed with close(2) and reused behind weft's back, so nothing here is
+ * trusted to avoid blocking the thread:
+ *   sockets are always tried with MSG_DONTWAIT, whatever their flags;
+ *   other pollable files (pipes, ttys, ...) get O_NONBLOCK checked on
+ *   every call (one fcntl), and set if it is missing;
+ *   files are checked with fstat on every call (they go to the pool).
+ */
 enum fd_kind {
 	FD_UNKNOWN = 0,
-	FD_POLL,          /* socket, pipe, tty, eventfd...: epoll works */
+	FD_SOCKET,        /* epoll works; MSG_DONTWAIT works */
+	FD_OTHER,         /* pipe, tty, eventfd...: epoll works */
 	FD_FILE           /* regular file, directory, block device */
-};
-
-struct weft__waiter {
-	struct weft__waiter *next, *prev;
-	struct weft_task *task;
-	uint32_t events;              /* EPOLLIN, EPOLLOUT, ... */
 };
 
 struct weft__fd {
@@ -41,7 +45,7 @@ struct weft__fd {
 	unsigned char nb_set;         /* weft turned O_NONBLOCK on */
 	unsigned char registered;     /* known to the poller */
 	uint32_t armed;               /* events of the one-shot registration */
-	struct weft__waiter *waiters;
+	struct weft__fdwait *waiters;
 };
 
 void weft__io_init(struct weft__io *io)
@@ -112,36 +116,48 @@ static void fd_forget(struct weft__fd *e)
 	e->armed = 0;
 }
 
-/* Learn what e is and make it non-blocking if the poller can wait on it. */
+static int kind_of(const struct stat *st)
+{
+	if (S_ISREG(st->st_mode) || S_ISDIR(st->st_mode) || S_ISBLK(st->st_mode))
+		return FD_FILE;
+	return S_ISSOCK(st->st_mode) ? FD_SOCKET : FD_OTHER;
+}
+
+/* O_NONBLOCK on e's file, set by weft if it was missing. */
+static int fd_nonblock(struct weft__fd *e)
+{
+	int fl = fcntl(e->fd, F_GETFL);
+
+	if (fl == -1)
+		return -1;
+	if (fl & O_NONBLOCK)
+		return 0;
+	if (fcntl(e->fd, F_SETFL, fl | O_NONBLOCK) == -1)
+		return -1;
+	e->nb_set = 1;
+	return 0;
+}
+
+/* Make sure e->kind is right for the file the number names now. */
 static int fd_learn(struct weft__fd *e)
 {
 	struct stat st;
-	int fl;
 
-	if (e->kind != FD_UNKNOWN)
-		return 0;
-	if (fstat(e->fd, &st) == -1)
-		return -1;
-	if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) || S_ISBLK(st.st_mode)) {
-		e->kind = FD_FILE;
-		return 0;
-	}
-	if ((fl = fcntl(e->fd, F_GETFL)) == -1)
-		return -1;
-	if (!(fl & O_NONBLOCK)) {
-		if (fcntl(e->fd, F_SETFL, fl | O_NONBLOCK) == -1)
+	if (e->kind == FD_UNKNOWN || e->kind == FD_FILE) {
+		if (fstat(e->fd, &st) == -1)
 			return -1;
-		e->nb_set = 1;
+		if (e->kind != kind_of(&st))
+			fd_forget(e);
+		e->kind = (unsigned char)kind_of(&st);
 	}
-	e->kind = FD_POLL;
-	return 0;
+	return e->kind == FD_OTHER ? fd_nonblock(e) : 0;
 }
 
 /* ---- waiting ------------------------------------------------------------ */
 
 static uint32_t parked_events(const struct weft__fd *e)
 {
-	const struct weft__waiter *w;
+	const struct weft__fdwait *w;
 	uint32_t ev = 0;
 
 	for (w = e->waiters; w; w = w->next)
@@ -169,7 +185,7 @@ static int fd_arm(struct weft__fd *e, uint32_t want)
 static void fd_ready(struct weft__pollsrc *src, uint32_t events)
 {
 	struct weft__fd *e = (struct weft__fd *)src;
-	struct weft__waiter *w;
+	struct weft__fdwait *w;
 	uint32_t rest;
 
 	e->armed = 0;                 /* one-shot: disarmed now */
@@ -180,7 +196,7 @@ static void fd_ready(struct weft__pollsrc *src, uint32_t events)
 		fd_arm(e, rest);
 }
 
-static void waiter_link(struct weft__fd *e, struct weft__waiter *w,
+static void waiter_link(struct weft__fd *e, struct weft__fdwait *w,
     struct weft_task *t, uint32_t events)
 {
 	w->task = t;
@@ -192,7 +208,7 @@ static void waiter_link(struct weft__fd *e, struct weft__waiter *w,
 	e->waiters = w;
 }
 
-static void waiter_unlink(struct weft__fd *e, struct weft__waiter *w)
+static void waiter_unlink(struct weft__fd *e, struct weft__fdwait *w)
 {
 	if (w->prev)
 		w->prev->next = w->next;
@@ -205,7 +221,7 @@ static void waiter_unlink(struct weft__fd *e, struct weft__waiter *w)
 /* Park the calling task until e is ready for events; 0 or an errno. */
 static int fd_wait(struct weft_rt *rt, struct weft__fd *e, uint32_t events)
 {
-	struct weft__waiter w;
+	struct weft__fdwait w;
 	int err = weft__interrupted(rt->sched.current);
 
 	if (err)
@@ -221,6 +237,26 @@ static int fd_wait(struct weft_rt *rt, struct weft__fd *e, uint32_t events)
 	rt->sched.external--;
 	waiter_unlink(e, &w);
 	return err;
+}
+
+int weft__fd_watch(struct weft_rt *rt, int fd, uint32_t events,
+    struct weft__fdwait *w)
+{
+	struct weft__fd *e = fd_get(rt, fd);
+
+	if (!e)
+		return -1;
+	waiter_link(e, w, rt->sched.current, events);
+	if (fd_arm(e, events) == -1) {
+		waiter_unlink(e, w);
+		return -1;
+	}
+	return 0;
+}
+
+void weft__fd_unwatch(struct weft_rt *rt, int fd, struct weft__fdwait *w)
+{
+	waiter_unlink(rt->io.fds[fd], w);
 }
 
 /* Outside a task: wait with poll(2), within main's deadline. */
@@ -261,17 +297,22 @@ struct io_op {
 	socklen_t *addrlen;
 };
 
-static ssize_t attempt(const struct io_op *o)
+/* One try; dontwait (a socket, in a task) makes it never block. */
+static ssize_t attempt(const struct io_op *o, int dontwait)
 {
+	int f = dontwait ? MSG_DONTWAIT : 0;
+
 	switch (o->op) {
 	case OP_READ:
-		return read(o->fd, o->buf, o->len);
+		return dontwait ? recv(o->fd, o->buf, o->len, f) :
+		    read(o->fd, o->buf, o->len);
 	case OP_WRITE:
-		return write(o->fd, o->buf, o->len);
+		return dontwait ? send(o->fd, o->buf, o->len, f) :
+		    write(o->fd, o->buf, o->len);
 	case OP_RECV:
-		return recv(o->fd, o->buf, o->len, o->flags);
+		return recv(o->fd, o->buf, o->len, o->flags | f);
 	case OP_SEND:
-		return send(o->fd, o->buf, o->len, o->flags);
+		return send(o->fd, o->buf, o->len, o->flags | f);
 	case OP_ACCEPT:
 		return accept(o->fd, o->addr, o->addrlen);
 	}
@@ -293,7 +334,7 @@ static void *file_job(void *arg)
 {
 	const struct io_op *o = arg;
 
-	return (void *)(intptr_t)attempt(o);
+	return (void *)(intptr_t)attempt(o, 0);
 }
 
 static ssize_t file_op(struct weft_rt *rt, struct io_op *o)
@@ -317,7 +358,7 @@ static ssize_t op_outside(struct weft_rt *rt, const struct io_op *o)
 	ssize_t r;
 
 	for (;;) {
-		r = attempt(o);
+		r = attempt(o, 0);
 		if (!would_block(r) || !e || !e->nb_set)
 			return r;
 		if (block_on(rt, o->fd, op_events(o) == EPOLLOUT ? POLLOUT :
@@ -340,8 +381,19 @@ static ssize_t op_once(struct io_op *o)
 		return -1;
 	if (e->kind == FD_FILE && (o->op == OP_READ || o->op == OP_WRITE))
 		return file_op(rt, o);
+	/* accept has no MSG_DONTWAIT: the listening socket must be
+	 * non-blocking itself. */
+	if (o->op == OP_ACCEPT && e->kind == FD_SOCKET && fd_nonblock(e) == -1)
+		return -1;
 	for (;;) {
-		r = attempt(o);
+		r = attempt(o, e->kind == FD_SOCKET);
+		if (r == -1 && errno == ENOTSOCK && e->kind == FD_SOCKET) {
+			/* The number names another file now. */
+			fd_forget(e);
+			if (fd_learn(e) == -1)
+				return -1;
+			continue;
+		}
 		if (!would_block(r))
 			return r;
 		if ((err = fd_wait(rt, e, op_events(o))))
@@ -416,15 +468,19 @@ int weft_accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
 /* A non-blocking connect in progress: wait, then ask how it went. */
 static int connect_finish(struct weft_rt *rt, struct weft__fd *e, int fd)
 {
+	struct pollfd p = { .fd = fd, .events = POLLOUT };
 	socklen_t len = sizeof(int);
 	int err, soerr = 0;
 
-	if (e)
-		err = fd_wait(rt, e, EPOLLOUT);
-	else
-		err = block_on(rt, fd, POLLOUT) == -1 ? errno : 0;
-	if (err)
-		return weft__fail(err);
+	/* Until the socket is writable the connection is still underway. */
+	do {
+		if (e)
+			err = fd_wait(rt, e, EPOLLOUT);
+		else
+			err = block_on(rt, fd, POLLOUT) == -1 ? errno : 0;
+		if (err)
+			return weft__fail(err);
+	} while (poll(&p, 1, 0) == 0);
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == -1)
 		return -1;
 	return soerr ? weft__fail(soerr) : 0;
@@ -436,7 +492,8 @@ int weft_connect(int fd, const struct sockaddr *addr, socklen_t addrlen)
 	struct weft__fd *e = NULL;
 
 	if (rt && weft__in_task(&rt->sched)) {
-		if (!(e = fd_get(rt, fd)) || fd_learn(e) == -1)
+		if (!(e = fd_get(rt, fd)) || fd_learn(e) == -1 ||
+		    fd_nonblock(e) == -1)
 			return -1;
 	} else if (!(e = fd_peek(rt, fd)) || !e->nb_set) {
 		return connect(fd, addr, addrlen);
@@ -451,7 +508,7 @@ int weft_connect(int fd, const struct sockaddr *addr, socklen_t addrlen)
 int weft_close(int fd)
 {
 	struct weft__fd *e = fd_peek(weft__rt_peek(), fd);
-	struct weft__waiter *w;
+	struct weft__fdwait *w;
 
 	if (e) {
 		for (w = e->waiters; w; w = w->next)
@@ -502,7 +559,7 @@ static int poll_outside(struct weft_rt *rt, struct pollfd *fds, nfds_t n,
 
 /* Park on every fd of the set until one is ready or wake_at passes. */
 static int poll_park(struct weft_rt *rt, struct pollfd *fds, nfds_t n,
-    struct weft__waiter *ws, int64_t wake_at)
+    struct weft__fdwait *ws, int64_t wake_at)
 {
 	struct weft_task *self = rt->sched.current;
 	struct weft__fd *e;
@@ -539,7 +596,7 @@ static int poll_park(struct weft_rt *rt, struct pollfd *fds, nfds_t n,
 int weft_poll(struct pollfd *fds, nfds_t nfds, int timeout)
 {
 	struct weft_rt *rt = weft__rt_peek();
-	struct weft__waiter local[8], *ws = local;
+	struct weft__fdwait local[8], *ws = local;
 	int64_t wake_at;
 	int r, err;
 

@@ -15,6 +15,15 @@
 #include "poller.h"
 
 struct weft__fd;
+struct weft_rt;
+struct weft_task;
+
+/* A task waiting for readiness of an fd. */
+struct weft__fdwait {
+	struct weft__fdwait *next, *prev;
+	struct weft_task *task;
+	uint32_t events;              /* EPOLLIN, EPOLLOUT, ... */
+};
 
 struct weft__io {
 	struct weft__fd **fds;        /* indexed by fd number */
@@ -23,5 +32,12 @@ struct weft__io {
 
 void weft__io_init(struct weft__io *io);
 void weft__io_term(struct weft__io *io);
+
+/* Wake the calling task (by weft__unpark) when fd has events; the caller
+ * parks, then calls weft__fd_unwatch.  -1 and errno (EPERM: a regular
+ * file, always ready). */
+int weft__fd_watch(struct weft_rt *rt, int fd, uint32_t events,
+    struct weft__fdwait *w);
+void weft__fd_unwatch(struct weft_rt *rt, int fd, struct weft__fdwait *w);
 
 #endif /* WEFT_IO_H */

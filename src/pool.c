@@ -238,7 +238,7 @@ int weft__offload(struct weft_rt *rt, void *(*fn)(void *), void *arg,
 	rt->sched.external++;
 	do
 		err = weft__park_until(rt, INT64_MAX, flags);
-	while (!j->finished && (flags & WEFT__PARK_NOINTR));
+	while (!j->finished && (!err || (flags & WEFT__PARK_NOINTR)));
 	if (!j->finished) {
 		j->waiter = NULL;      /* the loop frees it when it comes back */
 		return err ? err : EINTR;

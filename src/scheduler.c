@@ -10,6 +10,9 @@
 
 /* Dispatches between two looks at timers and I/O while the queue is busy. */
 #define FAIRNESS_TICKS 64u
+/* How long an idle loop spins for a wake-up from another thread before it
+ * sleeps in the kernel, when its tasks wait on shared objects. */
+#define REMOTE_SPIN_NS 50000
 
 int weft__sched_init(struct weft__sched *s, struct weft_rt *rt)
 {
@@ -73,28 +76,104 @@ static void deadlock(struct weft_rt *rt)
 		weft__unpark(rt, main_task, EDEADLK);
 }
 
+/* ---- wake-ups from other threads --------------------------------------- */
+
+void weft__wake(struct weft_task *t)
+{
+	struct weft_rt *owner = t->rt;
+	struct weft_task *head;
+
+	if (owner == weft__tls_rt) {
+		weft__unpark(owner, t, 0);
+		return;
+	}
+	if (atomic_exchange(&t->remote_pending, 1))
+		return;                 /* one is on its way already */
+	head = atomic_load(&owner->sched.remote);
+	do
+		t->remote_next = head;
+	while (!atomic_compare_exchange_weak(&owner->sched.remote, &head, t));
+	weft__poller_wake(&owner->poller);
+}
+
+/* Make the tasks other threads woke ready, in the order they were woken. */
+static int remote_collect(struct weft_rt *rt)
+{
+	struct weft_task *t, *next, *fifo = NULL;
+
+	if (!atomic_load_explicit(&rt->sched.remote, memory_order_relaxed))
+		return 0;
+	t = atomic_exchange(&rt->sched.remote, NULL);
+	for (; t; t = next) {
+		next = t->remote_next;
+		t->remote_next = fifo;
+		fifo = t;
+	}
+	for (t = fifo; t; t = next) {
+		next = t->remote_next;
+		atomic_store(&t->remote_pending, 0);
+		weft__unpark(rt, t, 0);
+	}
+	return 1;
+}
+
+/*
+ * Before sleeping in the kernel, spin a little for a wake-up from another
+ * thread: a peer that answers within microseconds then costs no system
+ * call on either side (wake_pending tells wakers not to write the eventfd
+ * while we look).  Returns whether something arrived.
+ */
+static int remote_spin(struct weft_rt *rt)
+{
+	struct weft__poller *p = &rt->poller;
+	int64_t until = weft_now() + REMOTE_SPIN_NS;
+	unsigned i = 0;
+	int got = 0;
+
+	atomic_store(&p->wake_pending, 1);
+	while (!(got = atomic_load(&rt->sched.remote) != NULL)) {
+		__builtin_ia32_pause();
+		if (++i % 64 == 0 && weft_now() >= until)
+			break;
+	}
+	/* From here a waker must write the eventfd; look once more after
+	 * saying so, or a wake-up between the two would be lost. */
+	atomic_store(&p->wake_pending, 0);
+	return got || atomic_load(&rt->sched.remote) != NULL;
+}
+
+/* ---- the loop step ------------------------------------------------------ */
+
 /* Look at (or wait for, when block) the poller and the timers once. */
 static void loop_step(struct weft_rt *rt, int block)
 {
+	struct weft__sched *s = &rt->sched;
 	int64_t next = weft__timer_next(&rt->timers), now, timeout = 0;
+	int polled = s->external > s->sync_waits;  /* fds, pool, fetch */
 	struct weft_task *t;
 
-	if (next == INT64_MAX && rt->sched.external == 0) {
-		if (block)
-			deadlock(rt);
+	if (remote_collect(rt) && block)
 		return;
-	}
 	if (block) {
+		if (next == INT64_MAX && s->external == 0) {
+			deadlock(rt);
+			return;
+		}
 		if (next == INT64_MAX) {
 			timeout = -1;
 		} else {
 			now = weft_now();
 			timeout = next > now ? next - now : 0;
 		}
+		if (timeout != 0 && s->sync_waits && remote_spin(rt)) {
+			remote_collect(rt);
+			return;
+		}
 	}
-	if (timeout != 0 || rt->sched.external) {
+	if (timeout != 0 || polled) {
 		weft__poller_wait(&rt->poller, timeout);
 		weft__pool_collect(rt);
+		remote_collect(rt);
 	}
 	if (next != INT64_MAX) {
 		now = weft_now();
@@ -109,7 +188,8 @@ static void switch_away(struct weft_rt *rt, struct weft__stack *from)
 	struct weft__sched *s = &rt->sched;
 	struct weft_task *next;
 
-	/* A queue that never empties must not starve sleepers and I/O. */
+	/* A queue that never empties must not starve sleepers, I/O and
+	 * other threads' wake-ups. */
 	if (weft__unlikely(++s->ticks % FAIRNESS_TICKS == 0))
 		loop_step(rt, 0);
 	while (!(next = rq_pop(s)))

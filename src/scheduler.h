@@ -20,8 +20,10 @@ struct weft__sched {
 	struct weft_task *rq_head, *rq_tail;   /* FIFO run queue */
 	uint64_t switches;
 	unsigned ticks;                        /* dispatches, for fairness */
-	unsigned external;                     /* waits an fd or another
-	                                          thread will end */
+	unsigned external;                     /* waits an fd, the pool or
+	                                          another thread will end */
+	unsigned sync_waits;                   /* of which on shared objects */
+	_Atomic(struct weft_task *) remote;    /* woken by other threads */
 	struct weft_task main_task;            /* the thread's own stack */
 	struct weft__stack main_stack;
 	struct weft__ctx_boot boot;
@@ -61,8 +63,14 @@ static inline int weft__park(struct weft_rt *rt)
 /* Would a wait of the calling task end at once?  0, ECANCELED, ETIMEDOUT. */
 int weft__interrupted(struct weft_task *self);
 
-/* Make a parked t ready; a task not parked is left alone. */
+/* Make a parked t ready; a task not parked is left alone.  Owner thread
+ * only.  A wait must tolerate being woken for nothing: it checks what it
+ * waits for and parks again. */
 void weft__unpark(struct weft_rt *rt, struct weft_task *t, int err);
+
+/* Wake t from any thread: directly on its own thread, else through its
+ * runtime's remote queue and eventfd. */
+void weft__wake(struct weft_task *t);
 
 /* Let every ready task run, then come back (the task stays ready). */
 void weft__yield(struct weft_rt *rt);

@@ -202,6 +202,7 @@ weft_task *weft_spawn_attr(void *(*fn)(void *), void *arg,
 	t->scope_deadline = INT64_MAX;
 	t->cancelled = 0;
 	t->nointr = 0;
+	t->group = NULL;
 	t->detached = (unsigned char)a.detached;
 	memcpy(t->name, a.name, sizeof(t->name));
 	rt->tasks.live++;
@@ -226,27 +227,47 @@ static struct weft_rt *own_task(const weft_task *t)
 	return rt;
 }
 
-int weft_join(weft_task *t, void **result)
+int weft__task_joinable(struct weft_rt *rt, struct weft_task *t)
 {
-	struct weft_rt *rt = own_task(t);
-	int err;
-
-	if (!rt)
-		return weft__fail(EINVAL);
+	if (!t || t->rt != rt || t->state == WEFT__FREE)
+		return EINVAL;
 	if (t == rt->sched.current)
-		return weft__fail(EDEADLK);
-	if (t->detached || t->joiner)
-		return weft__fail(EINVAL);
-	if (t->state != WEFT__DONE) {
-		t->joiner = rt->sched.current;
-		err = weft__park(rt);
-		t->joiner = NULL;
-		if (err)
-			return weft__fail(err);
-	}
+		return EDEADLK;
+	if (t->detached || t->joiner || t->group)
+		return EINVAL;
+	return 0;
+}
+
+void weft__task_reap(struct weft_rt *rt, struct weft_task *t, void **result)
+{
 	if (result)
 		*result = t->result;
 	reap(rt, t, 0);
+}
+
+/* Wait for t to finish; flags as for weft__park_until. */
+int weft__task_wait(struct weft_rt *rt, struct weft_task *t, int flags)
+{
+	int err = 0;
+
+	t->joiner = rt->sched.current;
+	while (t->state != WEFT__DONE &&
+	    !(err = weft__park_until(rt, INT64_MAX, flags)))
+		;
+	t->joiner = NULL;
+	return err;
+}
+
+int weft_join(weft_task *t, void **result)
+{
+	struct weft_rt *rt = weft__rt_peek();
+	int err = weft__task_joinable(rt, t);
+
+	if (err)
+		return weft__fail(err);
+	if ((err = weft__task_wait(rt, t, 0)))
+		return weft__fail(err);
+	weft__task_reap(rt, t, result);
 	return 0;
 }
 
@@ -254,7 +275,7 @@ int weft_detach(weft_task *t)
 {
 	struct weft_rt *rt = own_task(t);
 
-	if (!rt || t->detached || t->joiner)
+	if (!rt || t->detached || t->joiner || t->group)
 		return weft__fail(EINVAL);
 	t->detached = 1;
 	if (t->state == WEFT__DONE)

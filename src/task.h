@@ -10,6 +10,8 @@
 
 #include "weft_int.h"
 
+#include <stdatomic.h>
+
 struct weft__stack;
 
 enum weft__task_state {
@@ -39,6 +41,9 @@ struct weft_task {
 	unsigned char cancelled;      /* weft_cancel: every wait fails */
 	unsigned char nointr;         /* parked in a wait that must run to its end */
 	char *errmsg;                 /* weft_errmsg: detail of the last failure */
+	struct weft_group *group;     /* the group it belongs to, if any */
+	struct weft_task *remote_next;  /* in its runtime's remote wake queue */
+	atomic_uchar remote_pending;    /* a wake from another thread is queued */
 	char name[WEFT_NAME_MAX];
 };
 
@@ -53,6 +58,13 @@ struct weft__tasks {
 	uint64_t id_next, id_end;     /* block of ids this runtime may use */
 	struct weft_task *run_waiter; /* parked in weft_run */
 };
+
+/* 0 if the calling task may join t, else EINVAL or EDEADLK. */
+int weft__task_joinable(struct weft_rt *rt, struct weft_task *t);
+/* Park until t is done (as its one joiner); 0 or why the wait ended. */
+int weft__task_wait(struct weft_rt *rt, struct weft_task *t, int flags);
+/* Take a finished t's result and free it. */
+void weft__task_reap(struct weft_rt *rt, struct weft_task *t, void **result);
 
 void weft__tasks_init(struct weft__tasks *ts);
 void weft__tasks_term(struct weft__tasks *ts, struct weft_rt *rt);

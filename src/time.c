@@ -51,7 +51,11 @@ static int sleep_until(int64_t deadline, int64_t now)
 		weft__yield(rt);
 		return 0;
 	}
-	err = weft__park_until(rt, deadline, 0);
+	/* Parks can end for nothing (a stale wake-up from another thread):
+	 * never return before the deadline. */
+	do
+		err = weft__park_until(rt, deadline, 0);
+	while (!err && weft_now() < deadline);
 	return err ? weft__fail(err) : 0;
 }
 

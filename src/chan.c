@@ -1,0 +1,186 @@
+/*
+ * Channels: typed by element size, buffered (a ring of capacity elements)
+ * or unbuffered (capacity 0: the sender waits for a receiver and hands the
+ * value over directly).  Waiting senders and receivers queue in FIFO order;
+ * a value goes from a sender's buffer straight into a receiver's when one
+ * is waiting, without passing through the ring.
+ */
+#include "weft_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "chan.h"
+#include "runtime.h"
+
+#define CHAN_MAGIC 0x6368616eu   /* "chan" */
+
+int weft__chan_ok(const weft_chan *ch)
+{
+	return ch && ch->magic == CHAN_MAGIC;
+}
+
+int weft__select_claim(struct weft__waiter *w)
+{
+	int open = -1;
+
+	return atomic_compare_exchange_strong(&w->sel->fired, &open, w->index);
+}
+
+/* The first waiter of q that can still be satisfied, dequeued. */
+static struct weft__waiter *take_waiter(struct weft__waitq *q)
+{
+	struct weft__waiter *w;
+
+	while ((w = weft__waitq_pop(q)))
+		if (!w->sel || weft__select_claim(w))
+			return w;
+	return NULL;
+}
+
+static char *slot(weft_chan *ch, size_t i)
+{
+	return ch->buf + ((ch->head + i) % ch->cap) * ch->elem_size;
+}
+
+int weft__chan_send_locked(weft_chan *ch, const void *elem)
+{
+	struct weft__waiter *w;
+
+	if (ch->closed)
+		return EPIPE;
+	if ((w = take_waiter(&ch->recvq))) {
+		memcpy(w->elem, elem, ch->elem_size);
+		weft__waiter_done(w, 0);
+		return 0;
+	}
+	if (ch->count < ch->cap) {
+		memcpy(slot(ch, ch->count), elem, ch->elem_size);
+		ch->count++;
+		return 0;
+	}
+	return EAGAIN;
+}
+
+int weft__chan_recv_locked(weft_chan *ch, void *elem)
+{
+	struct weft__waiter *w;
+
+	if (ch->count) {
+		memcpy(elem, slot(ch, 0), ch->elem_size);
+		ch->head = (ch->head + 1) % ch->cap;
+		ch->count--;
+		/* Room now: the longest-waiting sender's value moves in. */
+		if ((w = take_waiter(&ch->sendq))) {
+			memcpy(slot(ch, ch->count), w->elem, ch->elem_size);
+			ch->count++;
+			weft__waiter_done(w, 0);
+		}
+		return 0;
+	}
+	if ((w = take_waiter(&ch->sendq))) {
+		memcpy(elem, w->elem, ch->elem_size);
+		weft__waiter_done(w, 0);
+		return 0;
+	}
+	return ch->closed ? EPIPE : EAGAIN;
+}
+
+weft_chan *weft_chan_create(size_t elem_size, size_t capacity)
+{
+	weft_chan *ch;
+
+	if (elem_size == 0)
+		return weft__fail_null(EINVAL);
+	if (capacity && elem_size > SIZE_MAX / capacity)
+		return weft__fail_null(ENOMEM);
+	if (!(ch = calloc(1, sizeof(*ch))))
+		return weft__fail_null(ENOMEM);
+	if (capacity && !(ch->buf = malloc(elem_size * capacity))) {
+		free(ch);
+		return weft__fail_null(ENOMEM);
+	}
+	ch->elem_size = elem_size;
+	ch->cap = capacity;
+	ch->magic = CHAN_MAGIC;
+	return ch;
+}
+
+void weft_chan_destroy(weft_chan *ch)
+{
+	if (!weft__chan_ok(ch))
+		return;
+	ch->magic = 0;
+	free(ch->buf);
+	free(ch);
+}
+
+/* Send or receive, parking when it has to wait. */
+static int transfer(weft_chan *ch, void *elem, int sending, int may_wait)
+{
+	struct weft__waiter w;
+	struct weft_rt *rt;
+	int err;
+
+	if (!weft__chan_ok(ch) || !elem)
+		return weft__fail(EINVAL);
+	weft__spin_lock(&ch->lk);
+	err = sending ? weft__chan_send_locked(ch, elem) :
+	    weft__chan_recv_locked(ch, elem);
+	if (err != EAGAIN || !may_wait) {
+		weft__spin_unlock(&ch->lk);
+		return err ? weft__fail(err) : 0;
+	}
+	if (!(rt = weft__rt_get()) ||
+	    (err = weft__interrupted(rt->sched.current))) {
+		weft__spin_unlock(&ch->lk);
+		return weft__fail(rt ? err : ENOMEM);
+	}
+	weft__waiter_init(&w, rt->sched.current);
+	w.elem = elem;
+	weft__waitq_push(sending ? &ch->sendq : &ch->recvq, &w);
+	err = weft__waitq_wait(rt, &w, sending ? &ch->sendq : &ch->recvq,
+	    &ch->lk, 0);
+	return err ? weft__fail(err) : 0;
+}
+
+int weft_chan_send(weft_chan *ch, const void *elem)
+{
+	return transfer(ch, (void *)elem, 1, 1);
+}
+
+int weft_chan_recv(weft_chan *ch, void *elem)
+{
+	return transfer(ch, elem, 0, 1);
+}
+
+int weft_chan_trysend(weft_chan *ch, const void *elem)
+{
+	return transfer(ch, (void *)elem, 1, 0);
+}
+
+int weft_chan_tryrecv(weft_chan *ch, void *elem)
+{
+	return transfer(ch, elem, 0, 0);
+}
+
+int weft_chan_close(weft_chan *ch)
+{
+	struct weft__waiter *w;
+
+	if (!weft__chan_ok(ch))
+		return weft__fail(EINVAL);
+	weft__spin_lock(&ch->lk);
+	if (ch->closed) {
+		weft__spin_unlock(&ch->lk);
+		return weft__fail(EPIPE);
+	}
+	ch->closed = 1;
+	/* Receivers wait only when nothing is buffered: all get EPIPE. */
+	while ((w = take_waiter(&ch->recvq)))
+		weft__waiter_done(w, EPIPE);
+	while ((w = take_waiter(&ch->sendq)))
+		weft__waiter_done(w, EPIPE);
+	weft__spin_unlock(&ch->lk);
+	return 0;
+}

@@ -1,0 +1,262 @@
+/*
+ * Task-aware mutex and condition variable.
+ *
+ * The mutex word takes the uncontended lock and unlock with one atomic
+ * compare-and-swap each.  When tasks wait, unlock hands the mutex straight
+ * to the longest waiter (it stays locked throughout), so waiters are served
+ * in FIFO order and nobody can barge in front of them.
+ */
+#include "weft_int.h"
+
+#include <string.h>
+
+#include "runtime.h"
+#include "waitq.h"
+
+#define LOCKED 1u
+#define WAITERS 2u
+#define DESTROYED 4u
+
+struct mutex {
+	atomic_uint state;
+	weft__spin lk;
+	_Atomic(struct weft_task *) owner;
+	struct weft__waitq q;
+};
+
+struct cond {
+	weft__spin lk;
+	atomic_uint destroyed;
+	struct weft__waitq q;
+};
+
+_Static_assert(sizeof(struct mutex) <= sizeof(weft_mutex), "weft_mutex size");
+_Static_assert(sizeof(struct cond) <= sizeof(weft_cond), "weft_cond size");
+
+/* The caller: the running task, or the thread's own stack. */
+static struct weft_task *me(struct weft_rt **rtp)
+{
+	struct weft_rt *rt = weft__rt_get();
+
+	if (rtp)
+		*rtp = rt;
+	return rt ? rt->sched.current : NULL;
+}
+
+/* ---- mutex -------------------------------------------------------------- */
+
+int weft_mutex_init(weft_mutex *m)
+{
+	if (!m)
+		return weft__fail(EINVAL);
+	memset(m, 0, sizeof(*m));
+	return 0;
+}
+
+int weft_mutex_destroy(weft_mutex *mu)
+{
+	struct mutex *m = (struct mutex *)mu;
+	unsigned expect = 0;
+
+	if (!m)
+		return weft__fail(EINVAL);
+	if (atomic_compare_exchange_strong(&m->state, &expect, DESTROYED))
+		return 0;
+	return weft__fail(expect & DESTROYED ? EINVAL : EBUSY);
+}
+
+/* Take the mutex if it is free; under m->lk or not. */
+static int take(struct mutex *m, struct weft_task *self)
+{
+	unsigned s = atomic_load(&m->state);
+
+	while (!(s & (LOCKED | DESTROYED)))
+		if (atomic_compare_exchange_weak(&m->state, &s, s | LOCKED)) {
+			atomic_store_explicit(&m->owner, self,
+			    memory_order_relaxed);
+			return 1;
+		}
+	return 0;
+}
+
+static int lock_slow(struct mutex *m, struct weft_rt *rt,
+    struct weft_task *self, int flags)
+{
+	struct weft__waiter w;
+	unsigned s;
+	int err;
+
+	weft__spin_lock(&m->lk);
+	for (;;) {
+		if (take(m, self)) {
+			weft__spin_unlock(&m->lk);
+			return 0;
+		}
+		s = atomic_load(&m->state);
+		if (s & DESTROYED) {
+			weft__spin_unlock(&m->lk);
+			return EINVAL;
+		}
+		/* Say there are waiters before queueing, so that the
+		 * holder's unlock takes the slow path and finds us. */
+		if (atomic_compare_exchange_weak(&m->state, &s, s | WAITERS))
+			break;
+	}
+	weft__waiter_init(&w, self);
+	weft__waitq_push(&m->q, &w);
+	err = weft__waitq_wait(rt, &w, &m->q, &m->lk, flags);
+	/* Done means unlock handed it over: owner is set to us. */
+	return err;
+}
+
+static int lock_flags(weft_mutex *mu, int flags)
+{
+	struct mutex *m = (struct mutex *)mu;
+	struct weft_rt *rt;
+	struct weft_task *self;
+	unsigned expect = 0;
+	int err;
+
+	if (!m || !(self = me(&rt)))
+		return weft__fail(m ? errno : EINVAL);
+	if (weft__likely(atomic_compare_exchange_strong_explicit(&m->state,
+	    &expect, LOCKED, memory_order_acquire, memory_order_relaxed))) {
+		atomic_store_explicit(&m->owner, self, memory_order_relaxed);
+		return 0;
+	}
+	if (expect & DESTROYED)
+		return weft__fail(EINVAL);
+	if (atomic_load_explicit(&m->owner, memory_order_relaxed) == self)
+		return weft__fail(EDEADLK);
+	err = lock_slow(m, rt, self, flags);
+	return err ? weft__fail(err) : 0;
+}
+
+int weft_mutex_lock(weft_mutex *m)
+{
+	return lock_flags(m, 0);
+}
+
+int weft_mutex_trylock(weft_mutex *mu)
+{
+	struct mutex *m = (struct mutex *)mu;
+	struct weft_task *self;
+
+	if (!m || !(self = me(NULL)))
+		return weft__fail(EINVAL);
+	if (take(m, self))
+		return 0;
+	return weft__fail(atomic_load(&m->state) & DESTROYED ? EINVAL : EBUSY);
+}
+
+int weft_mutex_unlock(weft_mutex *mu)
+{
+	struct mutex *m = (struct mutex *)mu;
+	struct weft__waiter *w;
+	unsigned expect = LOCKED;
+
+	if (!m)
+		return weft__fail(EINVAL);
+	if (atomic_load_explicit(&m->owner, memory_order_relaxed) != me(NULL) ||
+	    !(atomic_load(&m->state) & LOCKED))
+		return weft__fail(EPERM);
+	atomic_store_explicit(&m->owner, NULL, memory_order_relaxed);
+	if (weft__likely(atomic_compare_exchange_strong_explicit(&m->state,
+	    &expect, 0, memory_order_release, memory_order_relaxed)))
+		return 0;
+	weft__spin_lock(&m->lk);
+	w = weft__waitq_pop(&m->q);
+	if (w) {
+		/* Hand over: it stays locked, now by the waiter. */
+		atomic_store_explicit(&m->owner, w->task, memory_order_relaxed);
+		if (!m->q.head)
+			atomic_fetch_and(&m->state, ~WAITERS);
+		weft__waiter_done(w, 0);
+	} else {
+		/* The waiters gave up (deadline, cancellation). */
+		atomic_fetch_and(&m->state, ~(LOCKED | WAITERS));
+	}
+	weft__spin_unlock(&m->lk);
+	return 0;
+}
+
+/* ---- condition ---------------------------------------------------------- */
+
+int weft_cond_init(weft_cond *c)
+{
+	if (!c)
+		return weft__fail(EINVAL);
+	memset(c, 0, sizeof(*c));
+	return 0;
+}
+
+int weft_cond_destroy(weft_cond *cv)
+{
+	struct cond *c = (struct cond *)cv;
+	int busy;
+
+	if (!c || atomic_load(&c->destroyed))
+		return weft__fail(EINVAL);
+	weft__spin_lock(&c->lk);
+	busy = c->q.head != NULL;
+	if (!busy)
+		atomic_store(&c->destroyed, 1);
+	weft__spin_unlock(&c->lk);
+	return busy ? weft__fail(EBUSY) : 0;
+}
+
+int weft_cond_wait(weft_cond *cv, weft_mutex *mu)
+{
+	struct cond *c = (struct cond *)cv;
+	struct mutex *m = (struct mutex *)mu;
+	struct weft__waiter w;
+	struct weft_rt *rt;
+	struct weft_task *self;
+	int err;
+
+	if (!c || !m || atomic_load(&c->destroyed) || !(self = me(&rt)))
+		return weft__fail(EINVAL);
+	if (atomic_load_explicit(&m->owner, memory_order_relaxed) != self)
+		return weft__fail(EPERM);
+	if ((err = weft__interrupted(self)))
+		return weft__fail(err);
+	weft__waiter_init(&w, self);
+	/* Queue before letting go of the mutex: a signal sent by whoever
+	 * takes it next finds us. */
+	weft__spin_lock(&c->lk);
+	weft__waitq_push(&c->q, &w);
+	weft_mutex_unlock(mu);
+	err = weft__waitq_wait(rt, &w, &c->q, &c->lk, 0);
+	/* Whatever happened, return holding the mutex: this wait ignores
+	 * deadline and cancellation, and fails only if m was destroyed. */
+	lock_flags(mu, WEFT__PARK_NOINTR);
+	return err ? weft__fail(err) : 0;
+}
+
+int weft_cond_signal(weft_cond *cv)
+{
+	struct cond *c = (struct cond *)cv;
+	struct weft__waiter *w;
+
+	if (!c || atomic_load(&c->destroyed))
+		return weft__fail(EINVAL);
+	weft__spin_lock(&c->lk);
+	if ((w = weft__waitq_pop(&c->q)))
+		weft__waiter_done(w, 0);
+	weft__spin_unlock(&c->lk);
+	return 0;
+}
+
+int weft_cond_broadcast(weft_cond *cv)
+{
+	struct cond *c = (struct cond *)cv;
+	struct weft__waiter *w;
+
+	if (!c || atomic_load(&c->destroyed))
+		return weft__fail(EINVAL);
+	weft__spin_lock(&c->lk);
+	while ((w = weft__waitq_pop(&c->q)))
+		weft__waiter_done(w, 0);
+	weft__spin_unlock(&c->lk);
+	return 0;
+}

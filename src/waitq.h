@@ -1,0 +1,79 @@
+/*
+ * Wait queues for objects shared between threads (mutex, condition,
+ * semaphore, wait group, channel).
+ *
+ * An object has a spin lock, held only for a few instructions and never
+ * across a park, and FIFO queues of waiters.  A waiter lives on the waiting
+ * task's stack.  Whoever satisfies it (under the object's lock) fills in
+ * its result, sets done, and wakes its task with weft__wake, which works
+ * from any thread.  After setting done the waker never touches the waiter
+ * again: the task may return and its stack frame go away at once.
+ */
+#ifndef WEFT_WAITQ_H
+#define WEFT_WAITQ_H
+
+#include <sched.h>
+#include <stdatomic.h>
+
+#include "weft_int.h"
+
+struct weft_task;
+struct weft__select;
+
+typedef atomic_int weft__spin;
+
+static inline void weft__spin_lock(weft__spin *l)
+{
+	unsigned n = 0;
+
+	while (atomic_exchange_explicit(l, 1, memory_order_acquire)) {
+		while (atomic_load_explicit(l, memory_order_relaxed)) {
+			/* The holder may have been preempted: let it run. */
+			if (++n % 128 == 0)
+				sched_yield();
+			else
+				__builtin_ia32_pause();
+		}
+	}
+}
+
+static inline void weft__spin_unlock(weft__spin *l)
+{
+	atomic_store_explicit(l, 0, memory_order_release);
+}
+
+struct weft__waiter {
+	struct weft__waiter *next, *prev;
+	struct weft_task *task;
+	atomic_int done;              /* set last by the waker */
+	int err;                      /* what the waker reports (EPIPE) */
+	void *elem;                   /* channels: value to take or fill */
+	struct weft__select *sel;     /* a select waiting on several objects */
+	int index;                    /* its case in the select */
+	unsigned char queued;
+};
+
+struct weft__waitq {
+	struct weft__waiter *head, *tail;
+};
+
+void weft__waitq_push(struct weft__waitq *q, struct weft__waiter *w);
+struct weft__waiter *weft__waitq_pop(struct weft__waitq *q);
+void weft__waitq_remove(struct weft__waitq *q, struct weft__waiter *w);
+
+/* Prepare w for the calling task. */
+void weft__waiter_init(struct weft__waiter *w, struct weft_task *self);
+
+/* Satisfy w with err (0 or EPIPE) and wake its task; w is gone after. */
+void weft__waiter_done(struct weft__waiter *w, int err);
+
+/*
+ * Called with *lk held and w queued on q: release lk and park until w is
+ * done (returns w->err), or until the deadline or a cancellation ends the
+ * wait first (returns ETIMEDOUT or ECANCELED, w no longer queued).  A wait
+ * satisfied at the same moment as it timed out counts as satisfied.
+ */
+int weft__waitq_wait(struct weft_rt *rt, struct weft__waiter *w,
+    struct weft__waitq *q, weft__spin *lk, int flags);
+
+#endif /* WEFT_WAITQ_H */
