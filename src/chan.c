@@ -38,6 +38,25 @@ static struct weft__waiter *take_waiter(struct weft__waitq *q)
 	return NULL;
 }
 
+/* Most channels carry an int, a pointer or a small struct: copy those
+ * without a call into the C library. */
+static inline void copy(void *dst, const void *src, size_t n)
+{
+	switch (n) {
+	case 4:
+		memcpy(dst, src, 4);
+		break;
+	case 8:
+		memcpy(dst, src, 8);
+		break;
+	case 16:
+		memcpy(dst, src, 16);
+		break;
+	default:
+		memcpy(dst, src, n);
+	}
+}
+
 static char *slot(weft_chan *ch, size_t i)
 {
 	return ch->buf + ((ch->head + i) % ch->cap) * ch->elem_size;
@@ -50,12 +69,12 @@ int weft__chan_send_locked(weft_chan *ch, const void *elem)
 	if (ch->closed)
 		return EPIPE;
 	if ((w = take_waiter(&ch->recvq))) {
-		memcpy(w->elem, elem, ch->elem_size);
+		copy(w->elem, elem, ch->elem_size);
 		weft__waiter_done(w, 0);
 		return 0;
 	}
 	if (ch->count < ch->cap) {
-		memcpy(slot(ch, ch->count), elem, ch->elem_size);
+		copy(slot(ch, ch->count), elem, ch->elem_size);
 		ch->count++;
 		return 0;
 	}
@@ -67,19 +86,19 @@ int weft__chan_recv_locked(weft_chan *ch, void *elem)
 	struct weft__waiter *w;
 
 	if (ch->count) {
-		memcpy(elem, slot(ch, 0), ch->elem_size);
+		copy(elem, slot(ch, 0), ch->elem_size);
 		ch->head = (ch->head + 1) % ch->cap;
 		ch->count--;
 		/* Room now: the longest-waiting sender's value moves in. */
 		if ((w = take_waiter(&ch->sendq))) {
-			memcpy(slot(ch, ch->count), w->elem, ch->elem_size);
+			copy(slot(ch, ch->count), w->elem, ch->elem_size);
 			ch->count++;
 			weft__waiter_done(w, 0);
 		}
 		return 0;
 	}
 	if ((w = take_waiter(&ch->sendq))) {
-		memcpy(elem, w->elem, ch->elem_size);
+		copy(elem, w->elem, ch->elem_size);
 		weft__waiter_done(w, 0);
 		return 0;
 	}
@@ -131,10 +150,10 @@ static int transfer(weft_chan *ch, void *elem, int sending, int may_wait)
 		weft__spin_unlock(&ch->lk);
 		return err ? weft__fail(err) : 0;
 	}
-	if (!(rt = weft__rt_get()) ||
-	    (err = weft__interrupted(rt->sched.current))) {
+	/* A cancelled task or a passed deadline: the park says so. */
+	if (!(rt = weft__rt_get())) {
 		weft__spin_unlock(&ch->lk);
-		return weft__fail(rt ? err : ENOMEM);
+		return -1;
 	}
 	weft__waiter_init(&w, rt->sched.current);
 	w.elem = elem;

@@ -119,8 +119,18 @@ static int lock_flags(weft_mutex *mu, int flags)
 
 	if (!m || !(self = me(&rt)))
 		return weft__fail(m ? errno : EINVAL);
-	if (weft__likely(atomic_compare_exchange_strong_explicit(&m->state,
-	    &expect, LOCKED, memory_order_acquire, memory_order_relaxed))) {
+	if (weft__one_thread()) {
+		expect = atomic_load_explicit(&m->state, memory_order_relaxed);
+		if (expect == 0) {
+			atomic_store_explicit(&m->state, LOCKED,
+			    memory_order_relaxed);
+			atomic_store_explicit(&m->owner, self,
+			    memory_order_relaxed);
+			return 0;
+		}
+	} else if (weft__likely(atomic_compare_exchange_strong_explicit(
+	    &m->state, &expect, LOCKED, memory_order_acquire,
+	    memory_order_relaxed))) {
 		atomic_store_explicit(&m->owner, self, memory_order_relaxed);
 		return 0;
 	}
@@ -161,9 +171,18 @@ int weft_mutex_unlock(weft_mutex *mu)
 	    !(atomic_load(&m->state) & LOCKED))
 		return weft__fail(EPERM);
 	atomic_store_explicit(&m->owner, NULL, memory_order_relaxed);
-	if (weft__likely(atomic_compare_exchange_strong_explicit(&m->state,
-	    &expect, 0, memory_order_release, memory_order_relaxed)))
+	if (weft__one_thread()) {
+		if (atomic_load_explicit(&m->state, memory_order_relaxed) ==
+		    LOCKED) {
+			atomic_store_explicit(&m->state, 0,
+			    memory_order_relaxed);
+			return 0;
+		}
+	} else if (weft__likely(atomic_compare_exchange_strong_explicit(
+	    &m->state, &expect, 0, memory_order_release,
+	    memory_order_relaxed))) {
 		return 0;
+	}
 	weft__spin_lock(&m->lk);
 	w = weft__waitq_pop(&m->q);
 	if (w) {

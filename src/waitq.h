@@ -26,6 +26,10 @@ static inline void weft__spin_lock(weft__spin *l)
 {
 	unsigned n = 0;
 
+	if (weft__one_thread()) {
+		atomic_store_explicit(l, 1, memory_order_relaxed);
+		return;
+	}
 	while (atomic_exchange_explicit(l, 1, memory_order_acquire)) {
 		while (atomic_load_explicit(l, memory_order_relaxed)) {
 			/* The holder may have been preempted: let it run. */

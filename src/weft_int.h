@@ -34,4 +34,17 @@ static inline void *weft__fail_null(int err)
 
 struct weft_rt;
 
+/*
+ * While the process has a single thread, no other thread can see a shared
+ * object, so its atomics can be plain loads and stores (glibc does the
+ * same for its own locks).  glibc clears the flag, for good, when a second
+ * thread is created, with a full barrier, before that thread runs.
+ */
+#ifdef HAVE_SYS_SINGLE_THREADED_H
+#include <sys/single_threaded.h>
+#define weft__one_thread() (__libc_single_threaded != 0)
+#else
+#define weft__one_thread() 0
+#endif
+
 #endif /* WEFT_INT_H */
