@@ -524,7 +524,7 @@ print_row(enum server_kind kind, const struct client_report *r)
 	double rt = rate(r), secs = (double)r->window_ns / 1e9;
 
 	printf("  %-38s %9.0f round trips/s", server_names[kind], rt);
-	if (r->server_cpu >= 0)
+	if (r->server_cpu >= 0 && r->trips > 0)
 		printf("  server cpu %3.0f%% (%.2f us/trip)",
 		    100 * r->server_cpu / secs,
 		    r->server_cpu * 1e6 / (double)r->trips);
