@@ -24,9 +24,11 @@ static void wake_drain(struct weft__pollsrc *src, uint32_t events)
 	uint64_t n;
 
 	(void)events;
-	atomic_store(&p->wake_pending, 0);
+	/* Drain first, then allow new writes: the other order loses a
+	 * wake-up written between the two and drained unseen. */
 	if (read(p->wakefd, &n, sizeof(n)) < 0)
-		return; /* EAGAIN: already drained */
+		n = 0; /* EAGAIN: already drained */
+	atomic_store(&p->wake_pending, 0);
 }
 
 int weft__poller_init(struct weft__poller *p)

@@ -25,7 +25,7 @@ struct weft__job {
 	int fn_errno;
 	int finished;                  /* collected by the loop */
 	struct weft_task *waiter;      /* NULL once abandoned */
-	void (*discard)(void *);
+	void (*discard)(void *arg, void *result);
 	struct weft_rt *rt;
 };
 
@@ -41,10 +41,11 @@ void weft__pool_init(struct weft__pool *p)
 	atomic_init(&p->done, NULL);
 }
 
+/* Nobody waits for j any more: free it and what it owns. */
 static void job_drop(struct weft__job *j)
 {
 	if (j->discard)
-		j->discard(j->result);
+		j->discard(j->arg, j->result);
 	free(j);
 }
 
@@ -62,9 +63,9 @@ void weft__pool_term(struct weft__pool *p)
 	/* Running jobs finish first: they may use what their caller gave. */
 	for (i = 0; i < p->nthreads; i++)
 		pthread_join(p->threads[i], NULL);
-	while ((j = p->head)) {
+	while ((j = p->head)) {         /* never started */
 		p->head = j->next;
-		free(j);
+		job_drop(j);
 	}
 	j = atomic_exchange(&p->done, NULL);
 	while (j) {
@@ -216,23 +217,28 @@ void weft__pool_collect(struct weft_rt *rt)
 }
 
 int weft__offload(struct weft_rt *rt, void *(*fn)(void *), void *arg,
-    void **result, int *fn_errno, int flags, void (*discard)(void *))
+    void **result, int *fn_errno, int flags,
+    void (*discard)(void *arg, void *result))
 {
 	struct weft_task *self = rt->sched.current;
-	struct weft__job *j;
+	struct weft__job *j = NULL;
 	int err = weft__interrupted(self);
 
-	if (err)
-		return err;
-	if (!(j = calloc(1, sizeof(*j))))
-		return ENOMEM;
-	j->fn = fn;
-	j->arg = arg;
-	j->waiter = self;
-	j->discard = discard;
-	j->rt = rt;
-	if ((err = submit(rt, j))) {
+	if (!err && !(j = calloc(1, sizeof(*j))))
+		err = ENOMEM;
+	if (!err) {
+		j->fn = fn;
+		j->arg = arg;
+		j->waiter = self;
+		j->discard = discard;
+		j->rt = rt;
+		err = submit(rt, j);
+	}
+	if (err) {
+		/* Whoever gave a discard gave arg away: keep the promise. */
 		free(j);
+		if (discard)
+			discard(arg, NULL);
 		return err;
 	}
 	rt->sched.external++;
@@ -241,7 +247,7 @@ int weft__offload(struct weft_rt *rt, void *(*fn)(void *), void *arg,
 	while (!j->finished && (!err || (flags & WEFT__PARK_NOINTR)));
 	if (!j->finished) {
 		j->waiter = NULL;      /* the loop frees it when it comes back */
-		return err ? err : EINTR;
+		return err;
 	}
 	*result = j->result;
 	if (fn_errno)

@@ -32,13 +32,15 @@ void weft__pool_term(struct weft__pool *p);
 
 /*
  * Run fn(arg) on the pool and park until it returns.  On success, *result
- * gets fn's value and *err the errno fn left.  Returns 0 or an errno: with
- * WEFT__PARK_NOINTR the wait lasts until fn returns; otherwise a deadline
- * or cancellation abandons the job, and discard (if not NULL) gets its
- * result when it finishes.
+ * gets fn's value and *fn_errno the errno fn left.  Returns 0 or an errno:
+ * with WEFT__PARK_NOINTR the wait lasts until fn returns; otherwise a
+ * deadline or cancellation abandons the job.  With a discard, arg is
+ * handed over: whenever the call fails, discard frees arg and fn's result
+ * (NULL if fn never ran), now or when the abandoned job ends.
  */
 int weft__offload(struct weft_rt *rt, void *(*fn)(void *), void *arg,
-    void **result, int *fn_errno, int flags, void (*discard)(void *));
+    void **result, int *fn_errno, int flags,
+    void (*discard)(void *arg, void *result));
 
 /* Wake the tasks whose jobs finished (the loop calls this). */
 void weft__pool_collect(struct weft_rt *rt);

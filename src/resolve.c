@@ -38,12 +38,13 @@ static void *lookup_job(void *arg)
 	return l;
 }
 
-/* The caller stopped waiting: free what the lookup found, and the lookup. */
-static void lookup_discard(void *result)
+/* The caller stopped waiting: free the lookup and what it found, if it
+ * ran (result is then the lookup itself). */
+static void lookup_discard(void *arg, void *result)
 {
-	struct lookup *l = result;
+	struct lookup *l = arg;
 
-	if (l->rc == 0)
+	if (result && l->rc == 0)
 		freeaddrinfo(l->res);
 	lookup_free(l);
 }

@@ -123,6 +123,13 @@ static int remote_collect(struct weft_rt *rt)
  * call on either side (wake_pending tells wakers not to write the eventfd
  * while we look).  Returns whether something arrived.
  */
+/* Did another thread leave something for this loop? */
+static int remote_work(struct weft_rt *rt)
+{
+	return atomic_load(&rt->sched.remote) != NULL ||
+	    atomic_load(&rt->pool.done) != NULL;
+}
+
 static int remote_spin(struct weft_rt *rt)
 {
 	struct weft__poller *p = &rt->poller;
@@ -131,15 +138,15 @@ static int remote_spin(struct weft_rt *rt)
 	int got = 0;
 
 	atomic_store(&p->wake_pending, 1);
-	while (!(got = atomic_load(&rt->sched.remote) != NULL)) {
-		__builtin_ia32_pause();
+	while (!(got = remote_work(rt))) {
+		weft__cpu_relax();
 		if (++i % 64 == 0 && weft_now() >= until)
 			break;
 	}
 	/* From here a waker must write the eventfd; look once more after
 	 * saying so, or a wake-up between the two would be lost. */
 	atomic_store(&p->wake_pending, 0);
-	return got || atomic_load(&rt->sched.remote) != NULL;
+	return got || remote_work(rt);
 }
 
 /* ---- the loop step ------------------------------------------------------ */
@@ -166,6 +173,7 @@ static void loop_step(struct weft_rt *rt, int block)
 			timeout = next > now ? next - now : 0;
 		}
 		if (timeout != 0 && s->sync_waits && remote_spin(rt)) {
+			weft__pool_collect(rt);
 			remote_collect(rt);
 			return;
 		}

@@ -36,7 +36,7 @@ static inline void weft__spin_lock(weft__spin *l)
 			if (++n % 128 == 0)
 				sched_yield();
 			else
-				__builtin_ia32_pause();
+				weft__cpu_relax();
 		}
 	}
 }

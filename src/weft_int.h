@@ -34,6 +34,13 @@ static inline void *weft__fail_null(int err)
 
 struct weft_rt;
 
+/* In a spin-wait loop: let the other hardware thread of the core run. */
+#if defined(__x86_64__) || defined(__i386__)
+#define weft__cpu_relax() __builtin_ia32_pause()
+#else
+#define weft__cpu_relax() __asm__ __volatile__("" ::: "memory")
+#endif
+
 /*
  * While the process has a single thread, no other thread can see a shared
  * object, so its atomics can be plain loads and stores (glibc does the
