@@ -163,7 +163,13 @@ typedef struct weft_fetch_opts {
 	void *on_body_arg;
 } weft_fetch_opts;
 
-WEFT_API int weft_fetch_opts_init(weft_fetch_opts *opts);
+/* Zero size bytes of opts and record size; use weft_fetch_opts_init. */
+WEFT_API int weft_fetch_opts_init_sized(weft_fetch_opts *opts, size_t size);
+/* Inline, so that the size recorded is the caller's sizeof. */
+static inline int weft_fetch_opts_init(weft_fetch_opts *opts)
+{
+	return weft_fetch_opts_init_sized(opts, sizeof(*opts));
+}
 WEFT_API weft_response *weft_fetch(const char *url, const weft_fetch_opts *opts);
 WEFT_API long weft_response_status(const weft_response *res);
 WEFT_API const void *weft_response_body(const weft_response *res, size_t *len);

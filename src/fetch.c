@@ -230,7 +230,7 @@ static int opts_read(const weft_fetch_opts *in, struct weft_fetch_opts *o)
 {
 	size_t n, i;
 
-	weft_fetch_opts_init(o);
+	weft_fetch_opts_init_sized(o, sizeof(*o));
 	if (!in)
 		return 0;
 	n = in->size;
@@ -296,6 +296,9 @@ static int transfer_setup(struct transfer *x, const char *url,
 	if (!(e = x->easy = curl_easy_init()))
 		return weft__fail(ENOMEM);
 	rc |= curl_easy_setopt(e, CURLOPT_URL, url);
+	/* HTTP only, also where a redirect points. */
+	rc |= curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	rc |= curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 	rc |= curl_easy_setopt(e, CURLOPT_PRIVATE, x);
 	rc |= curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	rc |= curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
@@ -673,7 +676,7 @@ static weft_response *fetch_parked(struct weft_rt *rt, struct transfer *x)
 	int err;
 
 	if (!f)
-		return finish(self, x, errno, NULL);
+		return finish(self, x, errno, "cannot start the fetch driver");
 	if ((err = weft__interrupted(self)))
 		return finish(self, x, err, NULL);
 	if (curl_multi_add_handle(f->multi, x->easy) != CURLM_OK)
@@ -715,8 +718,10 @@ weft_response *weft_fetch(const char *url, const weft_fetch_opts *opts)
 		return weft__fail_null(EINVAL);
 	}
 	pthread_once(&curl_once, curl_init);
-	if (curl_init_rc != CURLE_OK)
+	if (curl_init_rc != CURLE_OK) {
+		set_errmsg(rt->sched.current, curl_easy_strerror(curl_init_rc));
 		return weft__fail_null(ENOMEM);
+	}
 	timeout = x.opts.timeout_ms;
 	deadline = rt->sched.main_task.scope_deadline;
 	if (!weft__in_task(&rt->sched) && deadline != INT64_MAX) {
@@ -731,6 +736,7 @@ weft_response *weft_fetch(const char *url, const weft_fetch_opts *opts)
 	}
 	if (transfer_setup(&x, url, timeout) == -1) {
 		transfer_free(&x);
+		set_errmsg(rt->sched.current, "out of memory");
 		return weft__fail_null(ENOMEM);
 	}
 	if (weft__in_task(&rt->sched))
@@ -740,12 +746,14 @@ weft_response *weft_fetch(const char *url, const weft_fetch_opts *opts)
 
 /* ---- options and responses ---------------------------------------------- */
 
-int weft_fetch_opts_init(weft_fetch_opts *opts)
+int weft_fetch_opts_init_sized(weft_fetch_opts *opts, size_t size)
 {
-	if (!opts)
+	/* size is the caller's sizeof: a caller built against an older,
+	 * smaller header must not be written past its end. */
+	if (!opts || size < offsetof(weft_fetch_opts, max_body))
 		return weft__fail(EINVAL);
-	memset(opts, 0, sizeof(*opts));
-	opts->size = sizeof(*opts);
+	memset(opts, 0, size);
+	opts->size = size;
 	opts->max_redirects = 10;
 	return 0;
 }
