@@ -631,7 +631,7 @@ main(int argc, char **argv)
 	z.mutex = rounds * 10;             /* uncontended lock+unlock */
 	z.pairs = rounds / 2;              /* contended lock/unlock pairs */
 	z.remote = rounds / 5;             /* cross-thread weft round trips */
-	z.pthread = rounds / 50;           /* pthread condvar round trips */
+	z.pthread = rounds / 100;          /* pthread condvar round trips */
 	z.rflow = rounds * 2;              /* cross-thread buffered messages */
 
 	printf("sync: %ld same-thread round trips, %ld yields, %ld buffered "
