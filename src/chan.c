@@ -134,22 +134,14 @@ void weft_chan_destroy(weft_chan *ch)
 	free(ch);
 }
 
-/* Send or receive, parking when it has to wait. */
-static int transfer(weft_chan *ch, void *elem, int sending, int may_wait)
+/* With ch->lk held: queue the caller and park until served. */
+static __attribute__((noinline)) int wait_turn(weft_chan *ch, void *elem,
+    int sending)
 {
 	struct weft__waiter w;
 	struct weft_rt *rt;
 	int err;
 
-	if (!weft__chan_ok(ch) || !elem)
-		return weft__fail(EINVAL);
-	weft__spin_lock(&ch->lk);
-	err = sending ? weft__chan_send_locked(ch, elem) :
-	    weft__chan_recv_locked(ch, elem);
-	if (err != EAGAIN || !may_wait) {
-		weft__spin_unlock(&ch->lk);
-		return err ? weft__fail(err) : 0;
-	}
 	/* A cancelled task or a passed deadline: the park says so. */
 	if (!(rt = weft__rt_get())) {
 		weft__spin_unlock(&ch->lk);
@@ -161,6 +153,24 @@ static int transfer(weft_chan *ch, void *elem, int sending, int may_wait)
 	err = weft__waitq_wait(rt, &w, sending ? &ch->sendq : &ch->recvq,
 	    &ch->lk, 0);
 	return err ? weft__fail(err) : 0;
+}
+
+/* Send or receive, parking when it has to wait. */
+static inline int transfer(weft_chan *ch, void *elem, int sending,
+    int may_wait)
+{
+	int err;
+
+	if (weft__unlikely(!weft__chan_ok(ch) || !elem))
+		return weft__fail(EINVAL);
+	weft__spin_lock(&ch->lk);
+	err = sending ? weft__chan_send_locked(ch, elem) :
+	    weft__chan_recv_locked(ch, elem);
+	if (err != EAGAIN || !may_wait) {
+		weft__spin_unlock(&ch->lk);
+		return err ? weft__fail(err) : 0;
+	}
+	return wait_turn(ch, elem, sending);
 }
 
 int weft_chan_send(weft_chan *ch, const void *elem)

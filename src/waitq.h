@@ -61,15 +61,71 @@ struct weft__waitq {
 	struct weft__waiter *head, *tail;
 };
 
-void weft__waitq_push(struct weft__waitq *q, struct weft__waiter *w);
-struct weft__waiter *weft__waitq_pop(struct weft__waitq *q);
-void weft__waitq_remove(struct weft__waitq *q, struct weft__waiter *w);
+/* Wake t from any thread (scheduler.c). */
+void weft__wake(struct weft_task *t);
+
+/* The queue operations are on every channel operation's path: inline. */
+static inline void weft__waitq_push(struct weft__waitq *q,
+    struct weft__waiter *w)
+{
+	w->next = NULL;
+	w->prev = q->tail;
+	if (q->tail)
+		q->tail->next = w;
+	else
+		q->head = w;
+	q->tail = w;
+	w->queued = 1;
+}
+
+static inline void weft__waitq_remove(struct weft__waitq *q,
+    struct weft__waiter *w)
+{
+	if (!w->queued)
+		return;
+	if (w->prev)
+		w->prev->next = w->next;
+	else
+		q->head = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+	else
+		q->tail = w->prev;
+	w->queued = 0;
+}
+
+static inline struct weft__waiter *weft__waitq_pop(struct weft__waitq *q)
+{
+	struct weft__waiter *w = q->head;
+
+	if (w)
+		weft__waitq_remove(q, w);
+	return w;
+}
 
 /* Prepare w for the calling task. */
-void weft__waiter_init(struct weft__waiter *w, struct weft_task *self);
+static inline void weft__waiter_init(struct weft__waiter *w,
+    struct weft_task *self)
+{
+	w->next = w->prev = NULL;
+	w->task = self;
+	atomic_init(&w->done, 0);
+	w->err = 0;
+	w->elem = NULL;
+	w->sel = NULL;
+	w->index = 0;
+	w->queued = 0;
+}
 
 /* Satisfy w with err (0 or EPIPE) and wake its task; w is gone after. */
-void weft__waiter_done(struct weft__waiter *w, int err);
+static inline void weft__waiter_done(struct weft__waiter *w, int err)
+{
+	struct weft_task *t = w->task;   /* read before done: see above */
+
+	w->err = err;
+	atomic_store_explicit(&w->done, 1, memory_order_release);
+	weft__wake(t);
+}
 
 /*
  * Called with *lk held and w queued on q: release lk and park until w is
