@@ -27,6 +27,10 @@
 #include "runtime.h"
 
 #define DRIVER_STACK ((size_t)512 * 1024)   /* libcurl and TLS go deep */
+/* weft_fetch_opts as weft 0.1 shipped it: the smallest size accepted.
+ * Fields added later go after on_body_arg; older callers stop there. */
+#define OPTS_FIRST_SIZE \
+	(offsetof(weft_fetch_opts, on_body_arg) + sizeof(void *))
 
 struct csock;
 struct transfer;
@@ -234,7 +238,7 @@ static int opts_read(const weft_fetch_opts *in, struct weft_fetch_opts *o)
 	if (!in)
 		return 0;
 	n = in->size;
-	if (n < sizeof(in->size))
+	if (n < OPTS_FIRST_SIZE)
 		return weft__fail(EINVAL);
 	if (n > sizeof(*o)) {
 		/* A newer caller: fine if it left the fields we lack unset. */
@@ -750,7 +754,7 @@ int weft_fetch_opts_init_sized(weft_fetch_opts *opts, size_t size)
 {
 	/* size is the caller's sizeof: a caller built against an older,
 	 * smaller header must not be written past its end. */
-	if (!opts || size < offsetof(weft_fetch_opts, max_body))
+	if (!opts || size < OPTS_FIRST_SIZE)
 		return weft__fail(EINVAL);
 	memset(opts, 0, size);
 	opts->size = size;
