@@ -237,8 +237,9 @@ static int opts_read(const weft_fetch_opts *in, struct weft_fetch_opts *o)
 	weft_fetch_opts_init_sized(o, sizeof(*o));
 	if (!in)
 		return 0;
+	/* Fields past the caller's size keep their defaults. */
 	n = in->size;
-	if (n < OPTS_FIRST_SIZE)
+	if (n < sizeof(in->size))
 		return weft__fail(EINVAL);
 	if (n > sizeof(*o)) {
 		/* A newer caller: fine if it left the fields we lack unset. */
