@@ -9,11 +9,15 @@
 
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #ifdef HAVE_VALGRIND_VALGRIND_H
@@ -54,6 +58,104 @@ static inline int check_forks(void)
 	const char *env = getenv("CK_FORK");
 
 	return !(env != NULL && strcmp(env, "no") == 0);
+}
+
+/* ---- file descriptors and loopback sockets (I/O suites) ----------------- */
+
+/*
+ * Raise RLIMIT_NOFILE's soft limit to the hard limit; returns the soft
+ * limit now in force (or -1).
+ */
+static inline long raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return -1;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0 && getrlimit(RLIMIT_NOFILE, &rl) != 0)
+			return -1;
+	}
+	return rl.rlim_cur > (rlim_t)0x7fffffff ? 0x7fffffffL : (long)rl.rlim_cur;
+}
+
+/* 127.0.0.1:port (port in host order). */
+static inline struct sockaddr_in loopback_addr(uint16_t port)
+{
+	struct sockaddr_in a;
+
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_port = htons(port);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	return a;
+}
+
+/* The local port (host order) a socket is bound to; 0 on error. */
+static inline uint16_t local_port(int fd)
+{
+	struct sockaddr_in a;
+	socklen_t len = sizeof(a);
+
+	if (getsockname(fd, (struct sockaddr *)&a, &len) != 0 || a.sin_family != AF_INET)
+		return 0;
+	return ntohs(a.sin_port);
+}
+
+/*
+ * A TCP socket bound to 127.0.0.1 on an ephemeral port, listening with
+ * `backlog` unless backlog < 0 (then bound only: connections to it are
+ * refused).  Stores the port; returns the fd or -1.
+ */
+static inline int loopback_socket(int backlog, uint16_t *port)
+{
+	struct sockaddr_in a = loopback_addr(0);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+	    (backlog >= 0 && listen(fd, backlog) != 0) ||
+	    (*port = local_port(fd)) == 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Is fd an open descriptor? */
+static inline int fd_is_open(int fd)
+{
+	return fcntl(fd, F_GETFD) != -1 || errno != EBADF;
+}
+
+/* Does fd have O_NONBLOCK set (0 also when fd is not open)? */
+static inline int fd_nonblocking(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	return fl != -1 && (fl & O_NONBLOCK) != 0;
+}
+
+/* A descriptor number that is not open (and below the fd limit). */
+static inline int unused_fd(void)
+{
+	int fd;
+
+	for (fd = 200; fd < 1000; fd++)
+		if (!fd_is_open(fd))
+			return fd;
+	return -1;
+}
+
+/*
+ * Generous bounds scale up under Valgrind and ASan, which slow everything
+ * down; they only ever bound how long something may take, never how short.
+ */
+static inline int64_t slow_factor(void)
+{
+	return (under_valgrind() || TEST_UNDER_ASAN) ? 4 : 1;
 }
 
 /*
