@@ -103,8 +103,10 @@ static struct weft_task *task_alloc(struct weft_rt *rt)
 
 static void task_free(struct weft_rt *rt, struct weft_task *t)
 {
-	free(t->errmsg);
-	t->errmsg = NULL;
+	if (weft__unlikely(t->errmsg != NULL)) {
+		free(t->errmsg);
+		t->errmsg = NULL;
+	}
 	t->state = WEFT__FREE;
 	t->next = rt->tasks.free;
 	rt->tasks.free = t;
@@ -160,7 +162,11 @@ static void task_loop(void *arg)
 static int attr_read(const weft_attr *attr, struct attr_data *a)
 {
 	if (!attr) {
-		memset(a, 0, sizeof(*a));
+		/* Defaults; the name is copied only when there is one. */
+		a->guard = WEFT_GUARD_AUTO;
+		a->detached = 0;
+		a->stack_size = 0;
+		a->name[0] = '\0';
 		return 0;
 	}
 	memcpy(a, attr, sizeof(*a));
@@ -204,7 +210,10 @@ weft_task *weft_spawn_attr(void *(*fn)(void *), void *arg,
 	t->nointr = 0;
 	t->group = NULL;
 	t->detached = (unsigned char)a.detached;
-	memcpy(t->name, a.name, sizeof(t->name));
+	if (a.name[0])
+		memcpy(t->name, a.name, sizeof(t->name));
+	else
+		t->name[0] = '\0';
 	rt->tasks.live++;
 	rt->tasks.unfinished++;
 	rt->tasks.spawned++;
