@@ -216,6 +216,12 @@ static void waiter_unlink(struct weft__fd *e, struct weft__fdwait *w)
 		e->waiters = w->next;
 	if (w->next)
 		w->next->prev = w->prev;
+	/* Nobody waits: forget what is armed, so the next wait re-arms.
+	 * A wait that ended without an event (deadline, cancellation) left
+	 * a registration the kernel drops if the fd is closed with close(2)
+	 * and its number reused; re-arming finds that out (ENOENT, ADD). */
+	if (!e->waiters)
+		e->armed = 0;
 }
 
 /* Park the calling task until e is ready for events; 0 or an errno. */

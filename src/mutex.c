@@ -165,7 +165,7 @@ int weft_mutex_unlock(weft_mutex *mu)
 	struct weft__waiter *w;
 	unsigned expect = LOCKED;
 
-	if (!m)
+	if (!m || (atomic_load(&m->state) & DESTROYED))
 		return weft__fail(EINVAL);
 	if (atomic_load_explicit(&m->owner, memory_order_relaxed) != me(NULL) ||
 	    !(atomic_load(&m->state) & LOCKED))

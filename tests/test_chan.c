@@ -24,6 +24,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -81,9 +82,63 @@ static weft_chan *new_chan(size_t elem_size, size_t capacity)
 	return ch;
 }
 
+/* Main parks for ms (a timed wait), running the tasks meanwhile. */
+static void main_park_ms(int64_t ms)
+{
+	weft_chan *idle = new_chan(sizeof(int), 0);
+	int64_t saved = weft_deadline_push(weft_now() + ms * MS_NS);
+	int v;
+
+	assert_fails(weft_chan_recv(idle, &v), ETIMEDOUT);
+	ck_assert_int_eq(weft_deadline_pop(saved), 0);
+	weft_chan_destroy(idle);
+}
+
 static void make_pipe(int p[2])
 {
 	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+}
+
+/* Select cases. */
+static struct weft_select_case sel_case(int op, weft_chan *ch, void *elem)
+{
+	struct weft_select_case k;
+
+	memset(&k, 0, sizeof(k));
+	k.op = op;
+	k.chan = ch;
+	k.elem = elem;
+	k.fd = -1;
+	k.err = -7;
+	return k;
+}
+
+static struct weft_select_case sel_fd(int op, int fd)
+{
+	struct weft_select_case k = sel_case(op, NULL, NULL);
+
+	k.fd = fd;
+	return k;
+}
+
+static struct weft_select_case sel_join(weft_task *t)
+{
+	struct weft_select_case k = sel_case(WEFT_SELECT_JOIN, NULL, NULL);
+
+	k.task = t;
+	return k;
+}
+
+/* select under a hang guard, timeout -1. */
+static int guarded_select(struct weft_select_case *c, size_t n)
+{
+	int64_t saved = weft_deadline_push(weft_now() + GUARD_NS);
+	int rc = weft_select(c, n, -1);
+	int err = errno;
+
+	weft_deadline_pop(saved);
+	errno = err;
+	return rc;
 }
 
 /* Checks made on other OS threads, asserted after pthread_join. */
@@ -919,6 +974,117 @@ START_TEST(chan_deadline_and_cancel)
 }
 END_TEST
 
+/*
+ * Hand-off, then cancellation before the waiter runs again.  A trysend that
+ * returned 0 to a waiting receiver delivered the value: the receiver must
+ * return it, not ECANCELED (the value would be lost).  Likewise a tryrecv
+ * that took a waiting sender's value: the send succeeded.  On a buffered
+ * channel the value may instead stay buffered, but exists exactly once.
+ */
+enum { HC_RECV, HC_SEND, HC_SEL_RECV, HC_SEL_SEND, HC_RECV_BUF, HC_KINDS };
+
+static const char *const hc_names[HC_KINDS] = {
+	"recv", "send", "select recv", "select send", "buffered recv"
+};
+
+static struct {
+	int kind;
+	weft_chan *ch;
+	int parked, rc, err, value;
+} g_hc;
+
+static void *hc_waiter_fn(void *arg)
+{
+	struct weft_select_case k;
+	int64_t saved = weft_deadline_push(weft_now() + GUARD_NS);
+	int v = -1;
+
+	(void)arg;
+	g_hc.parked = 1;
+	errno = 0;
+	switch (g_hc.kind) {
+	case HC_RECV:
+	case HC_RECV_BUF:
+		g_hc.rc = weft_chan_recv(g_hc.ch, &v);
+		break;
+	case HC_SEND:
+		v = 43;
+		g_hc.rc = weft_chan_send(g_hc.ch, &v);
+		break;
+	case HC_SEL_RECV:
+		k = sel_case(WEFT_SELECT_RECV, g_hc.ch, &v);
+		g_hc.rc = weft_select(&k, 1, -1);
+		break;
+	default:
+		v = 43;
+		k = sel_case(WEFT_SELECT_SEND, g_hc.ch, &v);
+		g_hc.rc = weft_select(&k, 1, -1);
+		break;
+	}
+	g_hc.err = errno;
+	g_hc.value = v;
+	weft_deadline_pop(saved);
+	return NULL;
+}
+
+static void *hc_control_fn(void *arg)
+{
+	int sender = g_hc.kind == HC_SEND || g_hc.kind == HC_SEL_SEND;
+	weft_task *w;
+	int v;
+
+	(void)arg;
+	w = weft_spawn(hc_waiter_fn, NULL);
+	TASK_CHECK(w != NULL);
+	if (w == NULL)
+		return NULL;
+	yield_n(2);
+	TASK_CHECK(g_hc.parked);
+	if (sender) {
+		v = -1;
+		TASK_CHECK(weft_chan_tryrecv(g_hc.ch, &v) == 0 && v == 43);
+	} else {
+		v = 42;
+		TASK_CHECK(weft_chan_trysend(g_hc.ch, &v) == 0);
+	}
+	TASK_CHECK(weft_cancel(w) == 0);
+	TASK_CHECK(guarded_join(w, NULL) == 0);
+	if (g_hc.kind == HC_RECV_BUF && g_hc.rc == -1) {
+		/* Gave up: the value must still be in the buffer. */
+		TASK_CHECK(g_hc.err == ECANCELED);
+		v = -1;
+		TASK_CHECK(weft_chan_tryrecv(g_hc.ch, &v) == 0 && v == 42);
+	}
+	TASK_CHECK_FAILS(weft_chan_tryrecv(g_hc.ch, &v), EAGAIN);
+	return NULL;
+}
+
+START_TEST(chan_handoff_then_cancel)
+{
+	int kind = _i;
+
+	task_checks_reset();
+	memset(&g_hc, 0, sizeof(g_hc));
+	g_hc.kind = kind;
+	g_hc.rc = 12345;
+	g_hc.ch = new_chan(sizeof(int), kind == HC_RECV_BUF ? 2 : 0);
+	run_task(hc_control_fn, NULL);
+	assert_task_checks_passed();
+	if (kind != HC_RECV_BUF) {
+		ck_assert_msg(g_hc.rc == 0,
+		    "%s: value handed over, then cancelled: %d errno %d (%s); "
+		    "the value was %s", hc_names[kind], g_hc.rc, g_hc.err,
+		    strerror(g_hc.err),
+		    kind == HC_SEND || kind == HC_SEL_SEND ? "received" : "sent");
+		if (kind == HC_RECV || kind == HC_SEL_RECV)
+			ck_assert_int_eq(g_hc.value, 42);
+	} else if (g_hc.rc == 0) {
+		ck_assert_int_eq(g_hc.value, 42);
+	}
+	weft_chan_destroy(g_hc.ch);
+}
+END_TEST
+
 /* What needs no wait completes past the deadline or cancelled. */
 static void *no_wait_fn(void *arg)
 {
@@ -1114,48 +1280,148 @@ START_TEST(chan_two_threads)
 }
 END_TEST
 
+/*
+ * Races between hand-off and timeout across threads: tasks of thread A
+ * send distinct values under tiny deadlines (some already past), tasks of
+ * thread B receive under tiny deadlines.  Every value whose send succeeded
+ * is received exactly once (counting what is left in the buffer); no
+ * value whose send failed is ever received.
+ */
+enum { CR_TASKS = 2 };
+
+static struct {
+	weft_chan *ch;
+	int iters;
+	unsigned char *sent, *got;
+	long send_ok, send_to, recv_ok, recv_to, errors_a, errors_b;
+	pthread_barrier_t go;
+} g_cr;
+
+static void cr_spin(int64_t ns)
+{
+	int64_t until = weft_now() + ns;
+
+	while (weft_now() < until)
+		;
+}
+
+static void *cr_send_fn(void *arg)
+{
+	uint32_t t = (uint32_t)P2U(arg), i;
+
+	for (i = 0; i < (uint32_t)g_cr.iters; i++) {
+		uint32_t v = t * (uint32_t)g_cr.iters + i;
+		int64_t saved = weft_deadline_push(weft_now() + (i % 4) * 50000);
+		int rc = weft_chan_send(g_cr.ch, &v);
+		int err = errno;
+
+		weft_deadline_pop(saved);
+		if (rc == 0) {
+			g_cr.sent[v] = 1;
+			g_cr.send_ok++;
+		} else if (err == ETIMEDOUT) {
+			g_cr.send_to++;
+		} else {
+			g_cr.errors_a++;
+		}
+		if (i % 5 == 0)
+			cr_spin(30000);
+	}
+	return NULL;
+}
+
+static void *cr_recv_fn(void *arg)
+{
+	int i;
+
+	(void)arg;
+	for (i = 0; i < g_cr.iters; i++) {
+		uint32_t v;
+		int64_t saved = weft_deadline_push(weft_now() + (i % 4) * 50000);
+		int rc = weft_chan_recv(g_cr.ch, &v);
+		int err = errno;
+
+		weft_deadline_pop(saved);
+		if (rc == 0) {
+			if (v < (uint32_t)(CR_TASKS * g_cr.iters))
+				g_cr.got[v]++;
+			else
+				g_cr.errors_b++;
+			g_cr.recv_ok++;
+		} else if (err == ETIMEDOUT) {
+			g_cr.recv_to++;
+		} else {
+			g_cr.errors_b++;
+		}
+		if (i % 7 == 0)
+			cr_spin(30000);
+	}
+	return NULL;
+}
+
+static void *cr_thread(void *arg)
+{
+	int sender = arg == NULL;
+	weft_task *t[CR_TASKS];
+	int i;
+
+	pthread_barrier_wait(&g_cr.go);
+	for (i = 0; i < CR_TASKS; i++)
+		XCHECK((t[i] = weft_spawn(sender ? cr_send_fn : cr_recv_fn,
+		    U2P(i))) != NULL);
+	for (i = 0; i < CR_TASKS; i++)
+		XCHECK(t[i] == NULL || weft_join(t[i], NULL) == 0);
+	return NULL;
+}
+
+START_TEST(chan_cross_thread_timeout_races)
+{
+	size_t cap = _i == 0 ? 0 : 2;
+	pthread_t a, b;
+	uint32_t v;
+	long n, i, left = 0;
+
+	atomic_store(&g_xfail_line, 0);
+	memset(&g_cr, 0, sizeof(g_cr));
+	g_cr.iters = under_valgrind() ? 2000 : 20000;
+	n = (long)CR_TASKS * g_cr.iters;
+	g_cr.sent = calloc((size_t)n, 1);
+	g_cr.got = calloc((size_t)n, 1);
+	ck_assert(g_cr.sent != NULL && g_cr.got != NULL);
+	g_cr.ch = new_chan(sizeof(uint32_t), cap);
+	ck_assert_int_eq(pthread_barrier_init(&g_cr.go, NULL, 2), 0);
+	ck_assert_int_eq(pthread_create(&a, NULL, cr_thread, NULL), 0);
+	ck_assert_int_eq(pthread_create(&b, NULL, cr_thread, U2P(1)), 0);
+	ck_assert_int_eq(pthread_join(a, NULL), 0);
+	ck_assert_int_eq(pthread_join(b, NULL), 0);
+	pthread_barrier_destroy(&g_cr.go);
+	assert_xchecks_passed();
+	/* What is still buffered counts as received. */
+	while (weft_chan_tryrecv(g_cr.ch, &v) == 0) {
+		ck_assert_int_lt(v, n);
+		g_cr.got[v]++;
+		left++;
+	}
+	ck_assert_int_eq(g_cr.errors_a, 0);
+	ck_assert_int_eq(g_cr.errors_b, 0);
+	ck_assert_int_le(left, (long)cap);
+	ck_assert_int_eq(g_cr.send_ok + g_cr.send_to, n);
+	ck_assert_int_eq(g_cr.recv_ok + g_cr.recv_to, n);
+	ck_assert_int_eq(g_cr.recv_ok + left, g_cr.send_ok);
+	for (i = 0; i < n; i++)
+		ck_assert_msg(g_cr.got[i] == g_cr.sent[i],
+		    "value %ld: send %s, received %d times", i,
+		    g_cr.sent[i] ? "succeeded" : "failed", g_cr.got[i]);
+	printf("chan_cross_thread_timeout_races (capacity %zu): %ld sent, %ld "
+	    "send timeouts, %ld received, %ld recv timeouts, %ld left\n", cap,
+	    g_cr.send_ok, g_cr.send_to, g_cr.recv_ok, g_cr.recv_to, left);
+	free(g_cr.sent);
+	free(g_cr.got);
+	weft_chan_destroy(g_cr.ch);
+}
+END_TEST
+
 /* ---- select ------------------------------------------------------------- */
-
-static struct weft_select_case sel_case(int op, weft_chan *ch, void *elem)
-{
-	struct weft_select_case k;
-
-	memset(&k, 0, sizeof(k));
-	k.op = op;
-	k.chan = ch;
-	k.elem = elem;
-	k.fd = -1;
-	k.err = -7;
-	return k;
-}
-
-static struct weft_select_case sel_fd(int op, int fd)
-{
-	struct weft_select_case k = sel_case(op, NULL, NULL);
-
-	k.fd = fd;
-	return k;
-}
-
-static struct weft_select_case sel_join(weft_task *t)
-{
-	struct weft_select_case k = sel_case(WEFT_SELECT_JOIN, NULL, NULL);
-
-	k.task = t;
-	return k;
-}
-
-/* select under a hang guard, timeout -1. */
-static int guarded_select(struct weft_select_case *c, size_t n)
-{
-	int64_t saved = weft_deadline_push(weft_now() + GUARD_NS);
-	int rc = weft_select(c, n, -1);
-	int err = errno;
-
-	weft_deadline_pop(saved);
-	errno = err;
-	return rc;
-}
 
 START_TEST(select_first_ready_in_array_order)
 {
@@ -1232,8 +1498,8 @@ START_TEST(select_first_ready_in_array_order)
 	ck_assert_int_eq(weft_select(k, 4, 0), 2);
 	/* Nothing was sent by the later send case. */
 	assert_fails(weft_chan_tryrecv(c2, &v), EAGAIN);
-	close(p[0]);
-	close(p[1]);
+	ck_assert_int_eq(weft_close(p[0]), 0);
+	ck_assert_int_eq(weft_close(p[1]), 0);
 	ck_assert_int_eq(weft_chan_tryrecv(full, &v), 0);
 	ck_assert_int_eq(v, 22);
 
@@ -1358,8 +1624,8 @@ START_TEST(select_timeout)
 
 	/* Nothing was received by the failed selects. */
 	ck_assert_int_eq(weft_chan_trysend(c, &v), 0);
-	close(p[0]);
-	close(p[1]);
+	ck_assert_int_eq(weft_close(p[0]), 0);
+	ck_assert_int_eq(weft_close(p[1]), 0);
 	weft_chan_destroy(c);
 }
 END_TEST
@@ -1531,7 +1797,8 @@ START_TEST(select_fd)
 	ck_assert_ptr_nonnull(t);
 	ck_assert_int_eq(guarded_select(k, 2), 1);
 	ck_assert_int_eq(weft_join(t, NULL), 0);
-	/* Nothing was read. */
+	/* Still readable: nothing was read, and 0 just looks. */
+	ck_assert_int_eq(weft_select(k, 2, 0), 1);
 	ck_assert_int_eq(read(p[0], buf, sizeof(buf)), 1);
 	ck_assert_int_eq(buf[0], 'x');
 	assert_fails(weft_select(k, 2, 0), ETIMEDOUT);
@@ -1548,6 +1815,48 @@ START_TEST(select_fd)
 	ck_assert_int_eq(weft_close(p[0]), 0);
 	assert_task_checks_passed();
 	weft_chan_destroy(c);
+}
+END_TEST
+
+/*
+ * An fd number reused after a plain close(2) works normally (weft_spec3):
+ * a select that waited on the old fd must not leave a stale registration
+ * that keeps a select on the new one from ever waking.
+ */
+START_TEST(select_fd_reused_after_plain_close)
+{
+	struct weft_select_case k;
+	int p[2], q[2], rc, err;
+	int64_t saved;
+	char buf[4];
+	weft_task *t;
+
+	task_checks_reset();
+	make_pipe(p);
+	k = sel_fd(WEFT_SELECT_READ, p[0]);
+	/* Waits (times out): the fd was watched. */
+	assert_fails(weft_select(&k, 1, 20), ETIMEDOUT);
+	ck_assert_int_eq(close(p[0]), 0);
+	ck_assert_int_eq(close(p[1]), 0);
+	make_pipe(q);
+	/* Same numbers again (lowest free), or the test shows nothing. */
+	ck_assert_int_eq(q[0], p[0]);
+	g_fd_write = q[1];
+	t = weft_spawn(write_later_fn, NULL);
+	ck_assert_ptr_nonnull(t);
+	k = sel_fd(WEFT_SELECT_READ, q[0]);
+	saved = weft_deadline_push(weft_now() + 5000 * MS_NS * slow_factor());
+	errno = 0;
+	rc = weft_select(&k, 1, -1);
+	err = errno;
+	ck_assert_int_eq(weft_deadline_pop(saved), 0);
+	ck_assert_int_eq(weft_join(t, NULL), 0);
+	ck_assert_int_eq(read(q[0], buf, sizeof(buf)), 1);
+	ck_assert_int_eq(weft_close(q[0]), 0);
+	ck_assert_int_eq(weft_close(q[1]), 0);
+	assert_task_checks_passed();
+	ck_assert_msg(rc == 0, "select READ on a reused fd (written 30 ms later): "
+	    "%d errno %d (%s)", rc, err, strerror(err));
 }
 END_TEST
 
@@ -1635,6 +1944,21 @@ START_TEST(select_join)
 	k[1] = sel_join(t);
 	ck_assert_int_eq(weft_select(k, 2, -1), 0);
 	ck_assert_int_eq(v, 7);
+	/* Array order with a finished task: the ready channel first wins. */
+	j = weft_spawn(value_fn, U2P(47));
+	ck_assert_ptr_nonnull(j);
+	main_park_ms(5);
+	ck_assert_int_eq(weft_chan_trysend(c, &v), 0);
+	k[1] = sel_join(j);
+	ck_assert_int_eq(weft_select(k, 2, 0), 0);
+	k[0] = sel_join(j);
+	k[1] = sel_case(WEFT_SELECT_RECV, c, &v);
+	ck_assert_int_eq(weft_chan_trysend(c, &v), 0);
+	ck_assert_int_eq(weft_select(k, 2, 0), 0);
+	ck_assert_uint_eq(P2U(k[0].result), 47);
+	ck_assert_int_eq(weft_chan_tryrecv(c, &v), 0);
+	k[0] = sel_case(WEFT_SELECT_RECV, c, &v);
+	k[1] = sel_join(t);
 	/* A timed-out select leaves it joinable too. */
 	assert_fails(weft_select(&k[1], 1, 0), ETIMEDOUT);
 	ck_assert_uint_eq(live_tasks(), live0 + 1);
@@ -1647,15 +1971,8 @@ START_TEST(select_join)
 	ck_assert_ptr_nonnull(g_jn.target);
 	j = weft_spawn(joiner_fn, NULL);
 	ck_assert_ptr_nonnull(j);
-	{
-		/* Let the joiner start joining: main parks briefly. */
-		weft_chan *idle = new_chan(sizeof(int), 0);
-		int64_t saved = weft_deadline_push(weft_now() + 5 * MS_NS);
-
-		assert_fails(weft_chan_recv(idle, &v), ETIMEDOUT);
-		ck_assert_int_eq(weft_deadline_pop(saved), 0);
-		weft_chan_destroy(idle);
-	}
+	/* Let the joiner start joining. */
+	main_park_ms(5);
 	k[1] = sel_join(g_jn.target);
 	assert_fails(weft_select(k, 2, 0), EINVAL);
 	ck_assert_int_eq(weft_chan_trysend(g_gate, &v), 0);
@@ -1968,6 +2285,173 @@ START_TEST(select_across_threads)
 }
 END_TEST
 
+/*
+ * One select sending and receiving on the same unbuffered channel does not
+ * meet itself; on a buffered one the array order decides.
+ */
+static weft_chan *g_both;
+
+static void *both_receiver_fn(void *arg)
+{
+	int v = -1;
+
+	(void)arg;
+	TASK_CHECK(weft_sleep(20) == 0);
+	TASK_CHECK(weft_chan_recv(g_both, &v) == 0);
+	return U2P(v);
+}
+
+START_TEST(select_same_channel_both_ways)
+{
+	struct weft_select_case k[2];
+	int s = 71, r = -1, v;
+	weft_task *t;
+	void *got = NULL;
+
+	task_checks_reset();
+	g_both = new_chan(sizeof(int), 0);
+	k[0] = sel_case(WEFT_SELECT_SEND, g_both, &s);
+	k[1] = sel_case(WEFT_SELECT_RECV, g_both, &r);
+	assert_fails(weft_select(k, 2, 0), ETIMEDOUT);
+	assert_fails(weft_select(k, 2, 30), ETIMEDOUT);
+	ck_assert_int_eq(r, -1);
+	/* Another task receives: the send case fires. */
+	t = weft_spawn(both_receiver_fn, NULL);
+	ck_assert_ptr_nonnull(t);
+	ck_assert_int_eq(guarded_select(k, 2), 0);
+	ck_assert_int_eq(r, -1);
+	ck_assert_int_eq(weft_join(t, &got), 0);
+	ck_assert_uint_eq(P2U(got), 71);
+	weft_chan_destroy(g_both);
+
+	/* Buffered, empty: only the send can go. */
+	g_both = new_chan(sizeof(int), 1);
+	k[0] = sel_case(WEFT_SELECT_RECV, g_both, &r);
+	k[1] = sel_case(WEFT_SELECT_SEND, g_both, &s);
+	ck_assert_int_eq(weft_select(k, 2, 0), 1);
+	/* Full: only the receive. */
+	ck_assert_int_eq(weft_select(k, 2, 0), 0);
+	ck_assert_int_eq(r, 71);
+	assert_fails(weft_chan_tryrecv(g_both, &v), EAGAIN);
+	weft_chan_destroy(g_both);
+	assert_task_checks_passed();
+}
+END_TEST
+
+/*
+ * A task of main's thread waits on a channel that only another thread will
+ * feed: weft_join and weft_run from main wait for it (no deadlock error:
+ * these waits have no deadlock detection).
+ */
+static struct {
+	weft_chan *ch;
+	int rc, v;
+} g_nd;
+
+static void *nd_recv_fn(void *arg)
+{
+	(void)arg;
+	g_nd.rc = weft_chan_recv(g_nd.ch, &g_nd.v);
+	return NULL;
+}
+
+static void *nd_feeder_thread(void *arg)
+{
+	int v = (int)P2U(arg);
+
+	usleep(100000);
+	XCHECK(weft_chan_send(g_nd.ch, &v) == 0);
+	return NULL;
+}
+
+START_TEST(main_waits_for_other_thread)
+{
+	pthread_t th;
+	weft_task *t;
+	int64_t saved;
+
+	atomic_store(&g_xfail_line, 0);
+	memset(&g_nd, 0, sizeof(g_nd));
+	g_nd.ch = new_chan(sizeof(int), 0);
+	g_nd.rc = 12345;
+	saved = weft_deadline_push(weft_now() + GUARD_NS);
+	t = weft_spawn(nd_recv_fn, NULL);
+	ck_assert_ptr_nonnull(t);
+	ck_assert_int_eq(pthread_create(&th, NULL, nd_feeder_thread, U2P(5)), 0);
+	ck_assert_int_eq(weft_join(t, NULL), 0);
+	ck_assert_int_eq(pthread_join(th, NULL), 0);
+	ck_assert_int_eq(g_nd.rc, 0);
+	ck_assert_int_eq(g_nd.v, 5);
+
+	g_nd.rc = 12345;
+	t = weft_spawn(nd_recv_fn, NULL);
+	ck_assert_ptr_nonnull(t);
+	ck_assert_int_eq(weft_detach(t), 0);
+	ck_assert_int_eq(pthread_create(&th, NULL, nd_feeder_thread, U2P(6)), 0);
+	ck_assert_int_eq(weft_run(), 0);
+	ck_assert_int_eq(pthread_join(th, NULL), 0);
+	ck_assert_int_eq(g_nd.rc, 0);
+	ck_assert_int_eq(g_nd.v, 6);
+	ck_assert_int_eq(weft_deadline_pop(saved), 0);
+	assert_xchecks_passed();
+	weft_chan_destroy(g_nd.ch);
+}
+END_TEST
+
+/* Many cases (more than any small fixed array inside): only one fires. */
+enum { MANY_CASES = 100 };
+
+static struct {
+	weft_chan *ch[MANY_CASES];
+	int target;
+} g_many;
+
+static void *many_sender_fn(void *arg)
+{
+	int v = 1000 + g_many.target;
+
+	(void)arg;
+	TASK_CHECK(weft_sleep(10) == 0);
+	TASK_CHECK(weft_chan_send(g_many.ch[g_many.target], &v) == 0);
+	return NULL;
+}
+
+START_TEST(select_many_cases)
+{
+	static struct weft_select_case k[MANY_CASES];
+	static int vals[MANY_CASES];
+	weft_task *t;
+	int i, v;
+
+	task_checks_reset();
+	for (i = 0; i < MANY_CASES; i++) {
+		g_many.ch[i] = new_chan(sizeof(int), i % 2);
+		vals[i] = -1;
+		k[i] = sel_case(WEFT_SELECT_RECV, g_many.ch[i], &vals[i]);
+	}
+	assert_fails(weft_select(k, MANY_CASES, 0), ETIMEDOUT);
+	/* The last one ready at once. */
+	v = 7;
+	ck_assert_int_eq(weft_chan_trysend(g_many.ch[MANY_CASES - 1], &v), 0);
+	ck_assert_int_eq(weft_select(k, MANY_CASES, 0), MANY_CASES - 1);
+	ck_assert_int_eq(vals[MANY_CASES - 1], 7);
+	/* One in the middle becomes ready while the select waits. */
+	g_many.target = 58;
+	t = weft_spawn(many_sender_fn, NULL);
+	ck_assert_ptr_nonnull(t);
+	ck_assert_int_eq(guarded_select(k, MANY_CASES), 58);
+	ck_assert_int_eq(vals[58], 1058);
+	ck_assert_int_eq(weft_join(t, NULL), 0);
+	for (i = 0; i < MANY_CASES; i++) {
+		if (i != 58 && i != MANY_CASES - 1)
+			ck_assert_int_eq(vals[i], -1);
+		assert_fails(weft_chan_tryrecv(g_many.ch[i], &v), EAGAIN);
+		weft_chan_destroy(g_many.ch[i]);
+	}
+	assert_task_checks_passed();
+}
+END_TEST
+
 START_TEST(select_errors)
 {
 	weft_chan *c = new_chan(sizeof(int), 1);
@@ -2151,12 +2635,14 @@ static Suite *chan_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, chan_deadline_and_cancel, 0, OPS * MODES);
 	tcase_add_test(tc, chan_no_wait_needed);
+	tcase_add_loop_test(tc, chan_handoff_then_cancel, 0, HC_KINDS);
 	tcase_add_test(tc, chan_main_deadline);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("chan_threads");
 	tcase_set_timeout(tc, 240);
 	tcase_add_loop_test(tc, chan_two_threads, 0, 2);
+	tcase_add_loop_test(tc, chan_cross_thread_timeout_races, 0, 2);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("select");
@@ -2167,10 +2653,13 @@ static Suite *chan_suite(void)
 	tcase_add_loop_test(tc, select_send_case, 0, 2);
 	tcase_add_test(tc, select_closed_channel);
 	tcase_add_test(tc, select_fd);
+	tcase_add_test(tc, select_fd_reused_after_plain_close);
 	tcase_add_test(tc, select_join);
 	tcase_add_test(tc, select_join_foreign_task);
 	tcase_add_loop_test(tc, select_exactly_one_fires, 0, 2);
 	tcase_add_test(tc, select_send_to_one_receiver_only);
+	tcase_add_test(tc, select_same_channel_both_ways);
+	tcase_add_test(tc, select_many_cases);
 	tcase_add_test(tc, select_errors);
 	tcase_add_loop_test(tc, select_deadline_and_cancel, 0, 2 * SMODES);
 	tcase_add_test(tc, select_no_wait_needed);
@@ -2179,6 +2668,7 @@ static Suite *chan_suite(void)
 	tc = tcase_create("select_threads");
 	tcase_set_timeout(tc, 180);
 	tcase_add_test(tc, select_across_threads);
+	tcase_add_test(tc, main_waits_for_other_thread);
 	suite_add_tcase(s, tc);
 
 	return s;

@@ -16,9 +16,11 @@
 #include <check.h>
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "weft.h"
 #include "test_util.h"
@@ -412,6 +414,57 @@ START_TEST(group_fail_fast)
 	ck_assert_int_lt(weft_now() - t0, 5000 * MS_NS * slow_factor());
 	ck_assert_int_eq(weft_group_destroy(g), 0);
 	ck_assert_uint_eq(live_tasks(), live0);
+	assert_task_checks_passed();
+}
+END_TEST
+
+/* The failure cancels the others when it happens, not when someone waits. */
+START_TEST(group_fail_fast_without_waiting)
+{
+	weft_group *g = new_group(WEFT_GROUP_FAIL_FAST);
+	uint64_t live0 = live_tasks();
+	int i;
+
+	task_checks_reset();
+	memset(&g_ff, 0, sizeof(g_ff));
+	for (i = 0; i < FF_SLEEPERS; i++)
+		ck_assert_ptr_nonnull(weft_group_spawn(g, ff_sleeper_fn, U2P(i)));
+	ck_assert_ptr_nonnull(weft_group_spawn(g, ff_failer_fn, NULL));
+	/* weft_run returns once all finished: the sleepers were cancelled. */
+	{
+		int64_t saved = weft_deadline_push(weft_now() + GUARD_NS);
+
+		ck_assert_int_eq(weft_run(), 0);
+		ck_assert_int_eq(weft_deadline_pop(saved), 0);
+	}
+	ck_assert_int_eq(g_ff.finished, FF_SLEEPERS + 1);
+	for (i = 0; i < FF_SLEEPERS; i++)
+		ck_assert_int_eq(g_ff.err[i], ECANCELED);
+	ck_assert_int_eq(weft_group_wait(g), 1);
+	ck_assert_int_eq(weft_group_destroy(g), 0);
+	ck_assert_uint_eq(live_tasks(), live0);
+	assert_task_checks_passed();
+}
+END_TEST
+
+/* Cancelled before they ever ran: they start cancelled. */
+START_TEST(group_cancel_before_start)
+{
+	weft_group *g = new_group(0);
+	int i;
+
+	task_checks_reset();
+	memset(&g_ff, 0, sizeof(g_ff));
+	for (i = 0; i < FF_SLEEPERS; i++)
+		ck_assert_ptr_nonnull(weft_group_spawn(g, ff_sleeper_fn, U2P(i)));
+	ck_assert_int_eq(weft_group_cancel(g), 0);
+	ck_assert_int_eq(g_ff.finished, 0);
+	ck_assert_int_eq(guarded_wait(g), 0);
+	ck_assert_int_eq(g_ff.finished, FF_SLEEPERS);
+	for (i = 0; i < FF_SLEEPERS; i++)
+		ck_assert_msg(g_ff.rc[i] == -1 && g_ff.err[i] == ECANCELED,
+		    "sleeper %d: %d errno %d", i, g_ff.rc[i], g_ff.err[i]);
+	ck_assert_int_eq(weft_group_destroy(g), 0);
 	assert_task_checks_passed();
 }
 END_TEST
@@ -828,6 +881,81 @@ START_TEST(group_wait_cancelled)
 }
 END_TEST
 
+/*
+ * weft_run returns once the group's tasks finished, even though the group
+ * has not reaped them yet (unjoined finished tasks do not count as left);
+ * their results are still there for weft_group_next.
+ */
+START_TEST(group_run_leaves_results)
+{
+	weft_group *g = new_group(0);
+	uint64_t live0 = live_tasks(), id, ids[3];
+	weft_task *t;
+	void *r;
+	int i;
+
+	task_checks_reset();
+	for (i = 0; i < 3; i++) {
+		t = weft_group_spawn(g, sleep_ms_fn, U2P(i + 1));
+		ck_assert_ptr_nonnull(t);
+		ids[i] = weft_task_id(t);
+	}
+	ck_assert_int_eq(weft_run(), 0);
+	ck_assert_uint_eq(live_tasks(), live0 + 3);
+	/* All finished: next takes them without waiting (past deadline). */
+	{
+		int64_t saved = weft_deadline_push(weft_now() - MS_NS);
+
+		for (i = 0; i < 3; i++) {
+			ck_assert_int_eq(weft_group_next(g, &id, &r), 0);
+			ck_assert_uint_eq(id, ids[i]);
+			ck_assert_uint_eq(P2U(r), (uintptr_t)(i + 1));
+		}
+		assert_fails(weft_group_next(g, &id, &r), ECHILD);
+		ck_assert_int_eq(weft_group_wait(g), 0);
+		ck_assert_int_eq(weft_deadline_pop(saved), 0);
+	}
+	ck_assert_uint_eq(live_tasks(), live0);
+	ck_assert_int_eq(weft_group_destroy(g), 0);
+	assert_task_checks_passed();
+}
+END_TEST
+
+/* A group task waits on a semaphore that another thread posts: the group
+ * wait from main waits for it (no deadlock error). */
+static weft_sem g_xsem;
+
+static void *xsem_wait_fn(void *arg)
+{
+	return weft_sem_wait(&g_xsem) == 0 ? arg : NULL;
+}
+
+static void *xsem_post_thread(void *arg)
+{
+	(void)arg;
+	usleep(100000);
+	return weft_sem_post(&g_xsem) == 0 ? U2P(1) : NULL;
+}
+
+START_TEST(group_waits_for_other_thread)
+{
+	weft_group *g = new_group(0);
+	pthread_t th;
+	uint64_t id;
+	void *r = NULL, *pr = NULL;
+
+	ck_assert_int_eq(weft_sem_init(&g_xsem, 0), 0);
+	ck_assert_ptr_nonnull(weft_group_spawn(g, xsem_wait_fn, U2P(9)));
+	ck_assert_int_eq(pthread_create(&th, NULL, xsem_post_thread, NULL), 0);
+	ck_assert_int_eq(guarded_next(g, &id, &r), 0);
+	ck_assert_uint_eq(P2U(r), 9);
+	ck_assert_int_eq(pthread_join(th, &pr), 0);
+	ck_assert_uint_eq(P2U(pr), 1);
+	ck_assert_int_eq(weft_group_destroy(g), 0);
+	ck_assert_int_eq(weft_sem_destroy(&g_xsem), 0);
+}
+END_TEST
+
 static Suite *group_suite(void)
 {
 	Suite *s = suite_create("group");
@@ -841,12 +969,16 @@ static Suite *group_suite(void)
 	tcase_add_test(tc, group_failure_count);
 	tcase_add_loop_test(tc, group_fail_fast, 0, 2);
 	tcase_add_test(tc, group_cancel);
+	tcase_add_test(tc, group_fail_fast_without_waiting);
+	tcase_add_test(tc, group_cancel_before_start);
 	tcase_add_loop_test(tc, group_destroy_live_tasks, 0, 3);
 	tcase_add_test(tc, group_task_not_joinable);
 	tcase_add_test(tc, group_task_refused_join_then_reaped);
 	tcase_add_test(tc, group_errors);
 	tcase_add_test(tc, group_wait_deadline);
 	tcase_add_loop_test(tc, group_wait_cancelled, 0, 2);
+	tcase_add_test(tc, group_run_leaves_results);
+	tcase_add_test(tc, group_waits_for_other_thread);
 	suite_add_tcase(s, tc);
 
 	return s;

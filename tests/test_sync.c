@@ -23,6 +23,7 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -399,15 +400,6 @@ static void *mutex_errors_body(void *arg)
 	TASK_CHECK(weft_mutex_lock(&m) == 0);
 	TASK_CHECK(weft_mutex_unlock(&m) == 0);
 	TASK_CHECK(weft_mutex_destroy(&m) == 0);
-	TASK_CHECK_FAILS(weft_mutex_lock(&m), EINVAL);
-	TASK_CHECK_FAILS(weft_mutex_trylock(&m), EINVAL);
-	TASK_CHECK_FAILS(weft_mutex_unlock(&m), EINVAL);
-	TASK_CHECK_FAILS(weft_mutex_destroy(&m), EINVAL);
-	/* init makes it usable again. */
-	TASK_CHECK(weft_mutex_init(&m) == 0);
-	TASK_CHECK(weft_mutex_lock(&m) == 0);
-	TASK_CHECK(weft_mutex_unlock(&m) == 0);
-	TASK_CHECK(weft_mutex_destroy(&m) == 0);
 	return U2P(1);
 }
 
@@ -437,13 +429,51 @@ START_TEST(mutex_errors)
 	ck_assert_int_eq(weft_mutex_unlock(&m), 0);
 	assert_fails(weft_mutex_unlock(&m), EPERM);
 	ck_assert_int_eq(weft_mutex_destroy(&m), 0);
-	assert_fails(weft_mutex_lock(&m), EINVAL);
-	assert_fails(weft_mutex_trylock(&m), EINVAL);
-	assert_fails(weft_mutex_unlock(&m), EINVAL);
-	assert_fails(weft_mutex_destroy(&m), EINVAL);
 
 	/* The same from a task. */
 	ck_assert_uint_eq(P2U(run_task(mutex_errors_body, NULL)), 1);
+	assert_task_checks_passed();
+}
+END_TEST
+
+/* Every call on a destroyed mutex: EINVAL; init makes it usable again. */
+static void mutex_after_destroy(void)
+{
+	weft_mutex m;
+
+	TASK_CHECK(weft_mutex_init(&m) == 0);
+	TASK_CHECK(weft_mutex_destroy(&m) == 0);
+	TASK_CHECK_FAILS(weft_mutex_lock(&m), EINVAL);
+	TASK_CHECK_FAILS(weft_mutex_trylock(&m), EINVAL);
+	TASK_CHECK_FAILS(weft_mutex_unlock(&m), EINVAL);
+	TASK_CHECK_FAILS(weft_mutex_destroy(&m), EINVAL);
+	TASK_CHECK(weft_mutex_init(&m) == 0);
+	TASK_CHECK(weft_mutex_lock(&m) == 0);
+	TASK_CHECK(weft_mutex_unlock(&m) == 0);
+	TASK_CHECK(weft_mutex_destroy(&m) == 0);
+}
+
+static void *mutex_after_destroy_fn(void *arg)
+{
+	(void)arg;
+	mutex_after_destroy();
+	return NULL;
+}
+
+START_TEST(mutex_use_after_destroy)
+{
+	weft_mutex m = WEFT_MUTEX_INITIALIZER;
+
+	task_checks_reset();
+	/* Asserted one by one from main, for the errno in the message. */
+	ck_assert_int_eq(weft_mutex_destroy(&m), 0);
+	assert_fails(weft_mutex_lock(&m), EINVAL);
+	assert_fails(weft_mutex_trylock(&m), EINVAL);
+	assert_fails(weft_mutex_destroy(&m), EINVAL);
+	assert_fails(weft_mutex_unlock(&m), EINVAL);
+	mutex_after_destroy();
+	assert_task_checks_passed();
+	run_task(mutex_after_destroy_fn, NULL);
 	assert_task_checks_passed();
 }
 END_TEST
@@ -1441,6 +1471,81 @@ START_TEST(wait_deadline_and_cancel)
 }
 END_TEST
 
+/*
+ * Hand-off, then cancellation before the waiter runs again: the unit or the
+ * mutex is neither lost nor duplicated.  Either the waiter got it (0) or it
+ * failed and the unit is still counted / the mutex is free.
+ */
+static struct {
+	int sem;                /* 1: semaphore, 0: mutex */
+	weft_mutex m;
+	weft_sem s;
+	int parked, rc, err, held;
+} g_hc;
+
+static void *hc_waiter_fn(void *arg)
+{
+	int64_t saved = weft_deadline_push(weft_now() + GUARD_NS);
+
+	(void)arg;
+	g_hc.parked = 1;
+	errno = 0;
+	g_hc.rc = g_hc.sem ? weft_sem_wait(&g_hc.s) : weft_mutex_lock(&g_hc.m);
+	g_hc.err = errno;
+	weft_deadline_pop(saved);
+	if (!g_hc.sem && g_hc.rc == 0) {
+		g_hc.held = 1;
+		TASK_CHECK(weft_mutex_unlock(&g_hc.m) == 0);
+	}
+	return NULL;
+}
+
+static void *hc_control_fn(void *arg)
+{
+	weft_task *w;
+	int v = -1;
+
+	(void)arg;
+	if (!g_hc.sem)
+		TASK_CHECK(weft_mutex_lock(&g_hc.m) == 0);
+	w = weft_spawn(hc_waiter_fn, NULL);
+	TASK_CHECK(w != NULL);
+	if (w == NULL)
+		return NULL;
+	yield_n(2);
+	TASK_CHECK(g_hc.parked);
+	if (g_hc.sem)
+		TASK_CHECK(weft_sem_post(&g_hc.s) == 0);
+	else
+		TASK_CHECK(weft_mutex_unlock(&g_hc.m) == 0);
+	TASK_CHECK(weft_cancel(w) == 0);
+	TASK_CHECK(guarded_join(w, NULL) == 0);
+	TASK_CHECK(g_hc.rc == 0 || (g_hc.rc == -1 && g_hc.err == ECANCELED));
+	if (g_hc.sem) {
+		TASK_CHECK(weft_sem_getvalue(&g_hc.s, &v) == 0);
+		TASK_CHECK(v == (g_hc.rc == 0 ? 0 : 1));
+	} else {
+		TASK_CHECK(g_hc.held == (g_hc.rc == 0));
+		/* Free either way, not kept by the waiter that gave up. */
+		TASK_CHECK(weft_mutex_trylock(&g_hc.m) == 0);
+		TASK_CHECK(weft_mutex_unlock(&g_hc.m) == 0);
+	}
+	return NULL;
+}
+
+START_TEST(handoff_then_cancel)
+{
+	task_checks_reset();
+	memset(&g_hc, 0, sizeof(g_hc));
+	g_hc.sem = _i;
+	g_hc.rc = 12345;
+	ck_assert_int_eq(weft_mutex_init(&g_hc.m), 0);
+	ck_assert_int_eq(weft_sem_init(&g_hc.s, 0), 0);
+	run_task(hc_control_fn, NULL);
+	assert_task_checks_passed();
+}
+END_TEST
+
 /* A call that needs no wait completes past the deadline or cancelled. */
 static void *no_wait_needed_fn(void *arg)
 {
@@ -1877,6 +1982,130 @@ START_TEST(cross_thread_waitgroup_cond)
 }
 END_TEST
 
+/*
+ * Races between hand-off and timeout across threads: tasks of two threads
+ * lock a mutex and wait on a semaphore under tiny deadlines (some already
+ * past), while the other side unlocks and posts.  Nothing may be lost or
+ * duplicated: exclusion holds, the counter equals the successful locks,
+ * the mutex ends free, and posts = successful waits + the final count.
+ */
+enum { RC_TASKS = 3 };
+
+static struct {
+	weft_mutex m;
+	weft_sem s;
+	long counter;
+	atomic_int inside, overlaps;
+	int iters;
+	pthread_barrier_t go;
+} g_rc;
+
+struct rc_side {
+	long locked, timeouts, posted, taken, errors;
+	int poster;
+};
+
+static void *rc_task_fn(void *arg)
+{
+	struct rc_side *x = arg;
+	int i;
+
+	for (i = 0; i < g_rc.iters; i++) {
+		int64_t saved = weft_deadline_push(weft_now() + (i % 4) * 50000);
+		int rc = weft_mutex_lock(&g_rc.m);
+		int err = errno;
+
+		if (rc == 0) {
+			if (atomic_exchange(&g_rc.inside, 1) != 0)
+				atomic_fetch_add(&g_rc.overlaps, 1);
+			g_rc.counter++;
+			if (i % 8 == 0 && weft_yield() != 0)
+				x->errors++;
+			if (i % 3 == 0) {
+				/* Hold it a little while, so waiters time out. */
+				int64_t until = weft_now() + 40000;
+
+				while (weft_now() < until)
+					;
+			}
+			atomic_store(&g_rc.inside, 0);
+			if (weft_mutex_unlock(&g_rc.m) != 0)
+				x->errors++;
+			x->locked++;
+		} else if (err == ETIMEDOUT) {
+			x->timeouts++;
+		} else {
+			x->errors++;
+		}
+		if (x->poster) {
+			if (weft_sem_post(&g_rc.s) == 0)
+				x->posted++;
+			else
+				x->errors++;
+		} else {
+			rc = weft_sem_wait(&g_rc.s);
+			err = errno;
+			if (rc == 0)
+				x->taken++;
+			else if (err != ETIMEDOUT)
+				x->errors++;
+		}
+		weft_deadline_pop(saved);
+	}
+	return NULL;
+}
+
+static void *rc_thread_fn(void *arg)
+{
+	struct rc_side *x = arg;
+	weft_task *t[RC_TASKS];
+	int i;
+
+	pthread_barrier_wait(&g_rc.go);
+	for (i = 0; i < RC_TASKS; i++)
+		if ((t[i] = weft_spawn(rc_task_fn, x)) == NULL)
+			x->errors++;
+	for (i = 0; i < RC_TASKS; i++)
+		if (t[i] != NULL && weft_join(t[i], NULL) != 0)
+			x->errors++;
+	return NULL;
+}
+
+START_TEST(cross_thread_timeout_races)
+{
+	static struct rc_side side[2];
+	pthread_t th[2];
+	int k, v = -1;
+
+	memset(side, 0, sizeof(side));
+	memset(&g_rc, 0, sizeof(g_rc));
+	g_rc.iters = under_valgrind() ? 2000 : 20000;
+	side[0].poster = 1;
+	ck_assert_int_eq(pthread_barrier_init(&g_rc.go, NULL, 2), 0);
+	for (k = 0; k < 2; k++)
+		ck_assert_int_eq(pthread_create(&th[k], NULL, rc_thread_fn, &side[k]), 0);
+	for (k = 0; k < 2; k++)
+		ck_assert_int_eq(pthread_join(th[k], NULL), 0);
+	pthread_barrier_destroy(&g_rc.go);
+	for (k = 0; k < 2; k++)
+		ck_assert_int_eq(side[k].errors, 0);
+	ck_assert_int_eq(atomic_load(&g_rc.overlaps), 0);
+	ck_assert_int_eq(g_rc.counter, side[0].locked + side[1].locked);
+	ck_assert_int_eq(side[0].locked + side[0].timeouts, (long)RC_TASKS * g_rc.iters);
+	ck_assert_int_eq(side[1].locked + side[1].timeouts, (long)RC_TASKS * g_rc.iters);
+	/* Free: no timed-out waiter was left holding it. */
+	ck_assert_int_eq(weft_mutex_trylock(&g_rc.m), 0);
+	ck_assert_int_eq(weft_mutex_unlock(&g_rc.m), 0);
+	ck_assert_int_eq(weft_mutex_destroy(&g_rc.m), 0);
+	ck_assert_int_eq(weft_sem_getvalue(&g_rc.s, &v), 0);
+	ck_assert_int_eq(side[0].posted, (long)RC_TASKS * g_rc.iters);
+	ck_assert_int_eq(side[1].taken + v, side[0].posted);
+	printf("cross_thread_timeout_races: %ld + %ld locks, %ld + %ld timeouts, "
+	    "%ld units taken, %d left\n", side[0].locked, side[1].locked,
+	    side[0].timeouts, side[1].timeouts, side[1].taken, v);
+}
+END_TEST
+
 static Suite *sync_suite(void)
 {
 	Suite *s = suite_create("sync");
@@ -1889,6 +2118,7 @@ static Suite *sync_suite(void)
 	tcase_add_test(tc, mutex_fifo_from_main);
 	tcase_add_test(tc, mutex_no_starvation);
 	tcase_add_test(tc, mutex_errors);
+	tcase_add_test(tc, mutex_use_after_destroy);
 	tcase_add_test(tc, mutex_holder_is_the_task);
 	tcase_add_test(tc, mutex_gave_up_waiters_skipped);
 	suite_add_tcase(s, tc);
@@ -1920,6 +2150,7 @@ static Suite *sync_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, wait_deadline_and_cancel, 0, KINDS * MODES);
 	tcase_add_test(tc, no_wait_needed_succeeds);
+	tcase_add_loop_test(tc, handoff_then_cancel, 0, 2);
 	tcase_add_test(tc, main_waits);
 	suite_add_tcase(s, tc);
 
@@ -1928,6 +2159,7 @@ static Suite *sync_suite(void)
 	tcase_add_test(tc, cross_thread_mutex);
 	tcase_add_test(tc, cross_thread_sem);
 	tcase_add_test(tc, cross_thread_waitgroup_cond);
+	tcase_add_test(tc, cross_thread_timeout_races);
 	suite_add_tcase(s, tc);
 
 	return s;
