@@ -32,36 +32,8 @@
 #include "weft.h"
 #include "test_util.h"
 
-#define U2P(x) ((void *)(uintptr_t)(x))
-#define P2U(p) ((uintptr_t)(p))
-
 /* Hang guard: long enough never to fire unless something is lost. */
 #define GUARD_NS ((int64_t)30000 * MS_NS)
-
-static uint64_t live_tasks(void)
-{
-	struct weft_stats st;
-
-	ck_assert_int_eq(weft_stats(&st), 0);
-	return st.tasks_live;
-}
-
-/* Spawn fn(arg) from main and join it; returns its result. */
-static void *run_task(void *(*fn)(void *), void *arg)
-{
-	weft_task *t = weft_spawn(fn, arg);
-	void *r = U2P(0xdead);
-
-	ck_assert_ptr_nonnull(t);
-	ck_assert_int_eq(weft_join(t, &r), 0);
-	return r;
-}
-
-static void yield_n(int n)
-{
-	while (n-- > 0)
-		TASK_CHECK(weft_yield() == 0);
-}
 
 /* In a task: join t under a hang guard. */
 static int guarded_join(weft_task *t, void **r)

@@ -37,19 +37,8 @@
 #include "weft.h"
 #include "test_util.h"
 
-#define U2P(x) ((void *)(uintptr_t)(x))
-#define P2U(p) ((uintptr_t)(p))
-
 /* Hang guard for waits that must end for another reason first. */
 #define GUARD_NS ((int64_t)10000 * MS_NS)
-
-static uint64_t live_tasks(void)
-{
-	struct weft_stats st;
-
-	ck_assert_int_eq(weft_stats(&st), 0);
-	return st.tasks_live;
-}
 
 /* splitmix64: a deterministic byte stream per seed. */
 static uint64_t next_rand(uint64_t *s)

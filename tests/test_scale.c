@@ -19,9 +19,6 @@
 #include "weft.h"
 #include "test_util.h"
 
-#define U2P(x) ((void *)(uintptr_t)(x))
-#define P2U(p) ((uintptr_t)(p))
-
 enum { FULL_TASKS = 300000, VALGRIND_TASKS = 2000, NAP_MS = 200 };
 
 static uintptr_t mix(uintptr_t i)

@@ -19,9 +19,6 @@
 #include "weft.h"
 #include "test_util.h"
 
-#define U2P(x) ((void *)(uintptr_t)(x))
-#define P2U(p) ((uintptr_t)(p))
-
 /* Sub-millisecond and odd durations, to catch rounding down. */
 static const int64_t sleep_ns_cases[] = {
 	1, 999, 1000, 999999, 1000000, 1000001, 1500000, 2300001, 7000000,

@@ -28,8 +28,6 @@
 #include "weft.h"
 #include "test_util.h"
 
-#define U2P(x) ((void *)(uintptr_t)(x))
-#define P2U(p) ((uintptr_t)(p))
 #define KiB ((size_t)1024)
 
 static struct weft_stats stats(void)

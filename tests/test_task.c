@@ -21,17 +21,6 @@
 #include "weft.h"
 #include "test_util.h"
 
-#define U2P(x) ((void *)(uintptr_t)(x))
-#define P2U(p) ((uintptr_t)(p))
-
-static uint64_t live_tasks(void)
-{
-	struct weft_stats st;
-
-	ck_assert_int_eq(weft_stats(&st), 0);
-	return st.tasks_live;
-}
-
 /* ---- spawn and join ---------------------------------------------------- */
 
 static uintptr_t mix(uintptr_t i)

@@ -17,9 +17,6 @@
 #include "weft.h"
 #include "test_util.h"
 
-#define U2P(x) ((void *)(uintptr_t)(x))
-#define P2U(p) ((uintptr_t)(p))
-
 enum { PER_THREAD = 1000, NTHREADS = 2 };
 
 static uintptr_t value_for(int thread, int i)

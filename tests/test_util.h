@@ -300,4 +300,35 @@ static inline void task_checks_reset(void)
 	    #expr " fails with " #err); \
 } while (0)
 
+/* Integers carried in the void * of a task's argument or result. */
+#define U2P(x) ((void *)(uintptr_t)(x))
+#define P2U(p) ((uintptr_t)(p))
+
+/* Tasks spawned and not yet reaped in the calling thread's runtime. */
+static inline uint64_t live_tasks(void)
+{
+	struct weft_stats st;
+
+	ck_assert_int_eq(weft_stats(&st), 0);
+	return st.tasks_live;
+}
+
+/* Spawn fn(arg) from main and join it; returns its result. */
+static inline void *run_task(void *(*fn)(void *), void *arg)
+{
+	weft_task *t = weft_spawn(fn, arg);
+	void *r = U2P(0xdead);
+
+	ck_assert_ptr_nonnull(t);
+	ck_assert_int_eq(weft_join(t, &r), 0);
+	return r;
+}
+
+/* Inside a task: yield n times, noting any failure. */
+static inline void yield_n(int n)
+{
+	while (n-- > 0)
+		TASK_CHECK(weft_yield() == 0);
+}
+
 #endif /* WEFT_TEST_UTIL_H */
