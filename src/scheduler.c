@@ -236,7 +236,9 @@ int weft__park_until(struct weft_rt *rt, int64_t wake_at, int flags)
 		}
 	}
 	if (at != INT64_MAX) {
-		if (at <= weft_now())
+		/* A passed deadline fails at once.  A wake time already
+		 * past (callers check it) just fires on the next loop step. */
+		if (at_err && at <= weft_now())
 			return at_err;
 		self->timer_at = at;
 		self->timer_err = at_err;
