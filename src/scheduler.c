@@ -66,14 +66,16 @@ void weft__unpark(struct weft_rt *rt, struct weft_task *t, int err)
 /*
  * Nothing is ready, no timer is pending and no fd is watched: no task of
  * this runtime can ever run again.  Only main can be told, since main is
- * parked (in weft_join or weft_run) whenever no task runs.
+ * parked whenever no task runs; returns whether it was.
  */
-static void deadlock(struct weft_rt *rt)
+static int deadlock(struct weft_rt *rt)
 {
 	struct weft_task *main_task = &rt->sched.main_task;
 
-	if (main_task->state == WEFT__PARKED && !main_task->nointr)
-		weft__unpark(rt, main_task, EDEADLK);
+	if (main_task->state != WEFT__PARKED || main_task->nointr)
+		return 0;
+	weft__unpark(rt, main_task, EDEADLK);
+	return 1;
 }
 
 /* ---- wake-ups from other threads --------------------------------------- */
@@ -162,10 +164,10 @@ static void loop_step(struct weft_rt *rt, int block)
 	if (remote_collect(rt) && block)
 		return;
 	if (block) {
-		if (next == INT64_MAX && s->external == 0) {
-			deadlock(rt);
+		/* Nothing can wake a task.  If main cannot be told either
+		 * (it waits uninterruptibly), sleep rather than spin. */
+		if (next == INT64_MAX && s->external == 0 && deadlock(rt))
 			return;
-		}
 		if (next == INT64_MAX) {
 			timeout = -1;
 		} else {
