@@ -172,6 +172,18 @@ struct boot_regs {
 	uint64_t rsp, rbx, rdi, rsi, rip;
 };
 void weft__ctx_boot(void **save, const struct boot_regs *regs);
+
+/* Both entry points start alike: push what the callee must preserve and
+ * store the stack pointer in *save (rdi). */
+#define SAVE_CALLEE_SAVED \
+	"	pushq %rbp\n" \
+	"	pushq %rbx\n" \
+	"	pushq %r12\n" \
+	"	pushq %r13\n" \
+	"	pushq %r14\n" \
+	"	pushq %r15\n" \
+	"	movq %rsp, (%rdi)\n"
+
 __asm__(
 	".text\n"
 	".p2align 4\n"
@@ -179,13 +191,7 @@ __asm__(
 	".hidden weft__ctx_swap\n"
 	".type weft__ctx_swap,@function\n"
 	"weft__ctx_swap:\n"
-	"	pushq %rbp\n"
-	"	pushq %rbx\n"
-	"	pushq %r12\n"
-	"	pushq %r13\n"
-	"	pushq %r14\n"
-	"	pushq %r15\n"
-	"	movq %rsp, (%rdi)\n"
+	SAVE_CALLEE_SAVED
 	"	movq %rsi, %rsp\n"
 	"	popq %r15\n"
 	"	popq %r14\n"
@@ -200,13 +206,7 @@ __asm__(
 	".hidden weft__ctx_boot\n"
 	".type weft__ctx_boot,@function\n"
 	"weft__ctx_boot:\n"
-	"	pushq %rbp\n"
-	"	pushq %rbx\n"
-	"	pushq %r12\n"
-	"	pushq %r13\n"
-	"	pushq %r14\n"
-	"	pushq %r15\n"
-	"	movq %rsp, (%rdi)\n"
+	SAVE_CALLEE_SAVED
 	"	movq 0(%rsi), %rsp\n"
 	"	movq 8(%rsi), %rbx\n"
 	"	movq 16(%rsi), %rdi\n"

@@ -113,20 +113,6 @@ static int guarded_select(struct weft_select_case *c, size_t n)
 	return rc;
 }
 
-/* Checks made on other OS threads, asserted after pthread_join. */
-static atomic_int g_xfail_line;
-
-#define XCHECK(cond) do { \
-	if (!(cond)) { \
-		int z_ = 0; \
-		atomic_compare_exchange_strong(&g_xfail_line, &z_, __LINE__); \
-	} \
-} while (0)
-
-#define assert_xchecks_passed() \
-	ck_assert_msg(atomic_load(&g_xfail_line) == 0, \
-	    "check on another thread failed at line %d", atomic_load(&g_xfail_line))
-
 /* ---- order and element copies ------------------------------------------ */
 
 enum { ORDER_N = 1000, ODD_SIZE = 37 };

@@ -52,23 +52,6 @@ static int guarded_join(weft_task *t, void **r)
 	return rc;
 }
 
-/*
- * Checks made on other OS threads: the first failing line is kept with an
- * atomic, then asserted on the test's thread after pthread_join.
- */
-static atomic_int g_xfail_line;
-
-#define XCHECK(cond) do { \
-	if (!(cond)) { \
-		int z_ = 0; \
-		atomic_compare_exchange_strong(&g_xfail_line, &z_, __LINE__); \
-	} \
-} while (0)
-
-#define assert_xchecks_passed() \
-	ck_assert_msg(atomic_load(&g_xfail_line) == 0, \
-	    "check on another thread failed at line %d", atomic_load(&g_xfail_line))
-
 /* ---- mutex: mutual exclusion ------------------------------------------- */
 
 enum { EXCL_TASKS = 1000, EXCL_ROUNDS = 10 };

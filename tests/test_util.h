@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -330,5 +331,22 @@ static inline void yield_n(int n)
 	while (n-- > 0)
 		TASK_CHECK(weft_yield() == 0);
 }
+
+/*
+ * Checks made on other OS threads: the first failing line is kept with an
+ * atomic, then asserted on the test's thread after pthread_join.
+ */
+static atomic_int g_xfail_line __attribute__((unused));
+
+#define XCHECK(cond) do { \
+	if (!(cond)) { \
+		int z_ = 0; \
+		atomic_compare_exchange_strong(&g_xfail_line, &z_, __LINE__); \
+	} \
+} while (0)
+
+#define assert_xchecks_passed() \
+	ck_assert_msg(atomic_load(&g_xfail_line) == 0, \
+	    "check on another thread failed at line %d", atomic_load(&g_xfail_line))
 
 #endif /* WEFT_TEST_UTIL_H */
