@@ -1,0 +1,166 @@
+/*
+ * sys: see sys.h.  The raw system calls go through syscall(2), which sets
+ * errno like the libc functions do.
+ */
+#include "base/compiler.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/clock.h"
+#include "base/sys.h"
+
+ssize_t weft__sys_read(int fd, void *buf, size_t n)
+{
+	return syscall(SYS_read, fd, buf, n);
+}
+
+ssize_t weft__sys_write(int fd, const void *buf, size_t n)
+{
+	return syscall(SYS_write, fd, buf, n);
+}
+
+ssize_t weft__sys_recv(int fd, void *buf, size_t n, int flags)
+{
+	return syscall(SYS_recvfrom, fd, buf, n, flags, NULL, NULL);
+}
+
+ssize_t weft__sys_send(int fd, const void *buf, size_t n, int flags)
+{
+	return syscall(SYS_sendto, fd, buf, n, flags, NULL, 0);
+}
+
+int weft__sys_accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
+{
+	return (int)syscall(SYS_accept4, fd, addr, addrlen, 0);
+}
+
+int weft__sys_connect(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	return (int)syscall(SYS_connect, fd, addr, len);
+}
+
+int weft__sys_close(int fd)
+{
+	return (int)syscall(SYS_close, fd);
+}
+
+int weft__sys_fcntl(int fd, int cmd, long arg)
+{
+	return (int)syscall(SYS_fcntl, fd, cmd, arg);
+}
+
+int weft__sys_poll(struct pollfd *fds, nfds_t n, int timeout_ms)
+{
+	struct timespec ts = weft__timespec((int64_t)timeout_ms *
+	    WEFT__NS_PER_MS);
+
+	return (int)syscall(SYS_ppoll, fds, n, timeout_ms < 0 ? NULL : &ts,
+	    NULL, (size_t)8);
+}
+
+int weft__sys_getsockopt(int fd, int level, int name, void *val,
+    socklen_t *len)
+{
+	return getsockopt(fd, level, name, val, len);
+}
+
+int weft__sys_fstat(int fd, struct stat *st)
+{
+	return fstat(fd, st);
+}
+
+int weft__sys_sleep_until(int64_t at)
+{
+	struct timespec ts = weft__timespec(at);
+	long r;
+
+	do
+		r = syscall(SYS_clock_nanosleep, CLOCK_MONOTONIC,
+		    TIMER_ABSTIME, &ts, NULL);
+	while (r == -1 && errno == EINTR);
+	return r == 0 ? 0 : -1;
+}
+
+int weft__sys_sched_yield(void)
+{
+	return (int)syscall(SYS_sched_yield);
+}
+
+int weft__sys_epoll_create(void)
+{
+	return (int)syscall(SYS_epoll_create1, O_CLOEXEC);
+}
+
+int weft__sys_epoll_ctl(int epfd, int op, int fd, void *event)
+{
+	return (int)syscall(SYS_epoll_ctl, epfd, op, fd, event);
+}
+
+/* epoll_pwait2 came with Linux 5.11; ask once, remember a refusal. */
+static _Atomic int no_pwait2;
+
+int weft__sys_epoll_wait(int epfd, void *events, int max, int64_t timeout_ns)
+{
+#ifdef SYS_epoll_pwait2
+	struct timespec ts = weft__timespec(timeout_ns);
+	long n;
+
+	if (!no_pwait2) {
+		n = syscall(SYS_epoll_pwait2, epfd, events, max,
+		    timeout_ns < 0 ? NULL : &ts, NULL, (size_t)8);
+		if (n >= 0 || errno != ENOSYS)
+			return (int)n;
+		no_pwait2 = 1;
+	}
+#endif
+	return (int)syscall(SYS_epoll_pwait, epfd, events, max,
+	    weft__ms_ceil(timeout_ns), NULL, (size_t)8);
+}
+
+int weft__sys_eventfd(void)
+{
+	return (int)syscall(SYS_eventfd2, 0, O_NONBLOCK | O_CLOEXEC);
+}
+
+void *weft__sys_mmap(size_t len, int prot, int flags)
+{
+	return mmap(NULL, len, prot, flags, -1, 0);
+}
+
+int weft__sys_munmap(void *p, size_t len)
+{
+	return munmap(p, len);
+}
+
+int weft__sys_mprotect(void *p, size_t len, int prot)
+{
+	return mprotect(p, len, prot);
+}
+
+int weft__sys_madvise(void *p, size_t len, int advice)
+{
+	return madvise(p, len, advice);
+}
+
+int weft__sys_sigaltstack(const stack_t *ss, stack_t *old)
+{
+	return sigaltstack(ss, old);
+}
+
+int weft__sys_sigaction(int sig, const struct sigaction *sa,
+    struct sigaction *old)
+{
+	return sigaction(sig, sa, old);
+}
+
+int weft__sys_getaddrinfo(const char *node, const char *service,
+    const struct addrinfo *hints, struct addrinfo **res)
+{
+	return getaddrinfo(node, service, hints, res);
+}

@@ -1,0 +1,205 @@
+/*
+ * What the layers above core (io, sync, api) may use of it: the calling
+ * thread's runtime, the current task, parking and waking, the loop's
+ * poller and mailbox, the runtime's room for their own per-thread parts,
+ * and a few task operations.  Nothing above core sees struct weft_rt or
+ * struct weft_task's fields (core/runtime.h and core/task.h are core's
+ * own); `make check` (tests/layers.sh) holds every file to that.
+ */
+#ifndef WEFT_CORE_CORE_H
+#define WEFT_CORE_CORE_H
+
+#include "base/compiler.h"
+#include "base/error.h"
+#include "base/queue.h"
+#include "core/poller.h"
+
+struct weft_rt;
+
+/* ---- the runtime ---------------------------------------------------------- */
+
+/*
+ * The first member of every struct weft_rt: what the inline accessors
+ * below read.  The scheduler keeps current up to date.
+ */
+struct weft__rt_view {
+	struct weft_task *current;    /* running task, or main_task */
+	struct weft_task *main_task;  /* stands for the thread's own stack */
+};
+
+/*
+ * Initial-exec TLS: one load, no __tls_get_addr call, and safe to read
+ * from a signal handler.  A task never changes thread, so a cached
+ * address of it stays right across switches.
+ */
+extern __thread struct weft_rt *weft__tls_rt
+    __attribute__((tls_model("initial-exec")));
+
+/* Make the calling thread's runtime: a cheap identity (no descriptor, no
+ * signal stack); the rest is made when first needed.  NULL and ENOMEM. */
+struct weft_rt *weft__rt_create(void);
+
+/* The calling thread's runtime, created on first use; NULL and errno. */
+static inline struct weft_rt *weft__rt_get(void)
+{
+	struct weft_rt *rt = weft__tls_rt;
+
+	return weft__likely(rt != NULL) ? rt : weft__rt_create();
+}
+
+/* The runtime if the thread has one; never creates it. */
+static inline struct weft_rt *weft__rt_peek(void)
+{
+	return weft__tls_rt;
+}
+
+/* The running task, or the main task standing for the thread's stack. */
+static inline struct weft_task *weft__self(struct weft_rt *rt)
+{
+	return ((const struct weft__rt_view *)(const void *)rt)->current;
+}
+
+/* Is the caller a task (not the thread's own stack)? */
+static inline int weft__in_task(struct weft_rt *rt)
+{
+	const struct weft__rt_view *v = (const void *)rt;
+
+	return v->current != v->main_task;
+}
+
+/* The deadline of the thread's own stack (weft_deadline_push outside any
+ * task), which bounds blocking calls made outside tasks; INT64_MAX for
+ * none or when rt is NULL. */
+int64_t weft__main_deadline(struct weft_rt *rt);
+
+/*
+ * Room in the runtime for a layer above: one slot per part, made by the
+ * first weft__rt_part call for it on the thread (init gets zeroed memory
+ * of size bytes), and ended by term, highest slot first, when the thread's
+ * runtime goes away.
+ */
+enum weft__part_id {
+	WEFT__PART_FD,          /* io/fd.c: descriptors tasks wait on */
+	WEFT__PART_POOL,        /* io/pool.c: the offload pool */
+	WEFT__PART_FETCH,       /* io/fetch_driver.c: libcurl's multi handle */
+	WEFT__PART_MAX
+};
+
+struct weft__part_type {
+	enum weft__part_id id;
+	size_t size;
+	int (*init)(void *part, struct weft_rt *rt);   /* 0, or -1 and errno */
+	void (*term)(void *part);
+};
+
+/* The part, made now if it does not exist yet; NULL and errno. */
+void *weft__rt_part(struct weft_rt *rt, const struct weft__part_type *type);
+/* The part if it exists (rt may be NULL). */
+void *weft__rt_part_peek(struct weft_rt *rt, enum weft__part_id id);
+
+/* ---- waiting -------------------------------------------------------------- */
+
+/*
+ * How a park waits, said once at the park; the scheduler keeps the counts
+ * that deadlock detection and the idle loop need.
+ *   NOINTR    ignore cancellation and the deadline once parked: for waits
+ *             that must run to their end (I/O into the caller's buffer);
+ *   EXTERNAL  something outside the run queue ends it: an fd, the pool, a
+ *             transfer, another thread (so it is not a deadlock, and the
+ *             loop keeps looking at the poller);
+ *   SHARED    an object shared between threads ends it (an EXTERNAL wait
+ *             after which the idle loop spins a little before sleeping).
+ */
+#define WEFT__PARK_NOINTR   1
+#define WEFT__PARK_EXTERNAL 2
+#define WEFT__PARK_SHARED   (4 | WEFT__PARK_EXTERNAL)
+
+/*
+ * Suspend the calling task (or main) until weft__unpark, and return the
+ * error given there: 0, or why the wait ended early.  Every wait in weft
+ * goes through here, so every wait honours the same rules:
+ *   - a cancelled task does not wait: ECANCELED at once, or as soon as
+ *     weft_cancel is called while it waits;
+ *   - the task's deadline (weft_deadline_push) ends the wait: ETIMEDOUT,
+ *     at once if it is already past;
+ *   - wake_at (INT64_MAX: none) ends the wait with 0 (a sleep's end);
+ *   - EDEADLK: nothing can ever wake any task of this runtime (main only);
+ *   - EMFILE, ENFILE, ENOMEM: an EXTERNAL wait needed the loop's poller
+ *     and it could not be made (the first such wait of a thread).
+ * A wait must tolerate being woken for nothing: it checks what it waits
+ * for and parks again.
+ */
+int weft__park_until(struct weft_rt *rt, int64_t wake_at, int flags);
+
+static inline int weft__park(struct weft_rt *rt, int flags)
+{
+	return weft__park_until(rt, INT64_MAX, flags);
+}
+
+/* Make a parked t ready with err as its park's result; a task not parked
+ * is left alone.  t's own thread only. */
+void weft__unpark(struct weft_rt *rt, struct weft_task *t, int err);
+
+/* Wake t from any thread: directly on its own thread, else through its
+ * runtime's mailbox. */
+void weft__wake(struct weft_task *t);
+
+/* Let every ready task run, then come back (the task stays ready). */
+void weft__yield(struct weft_rt *rt);
+
+/* Would a wait of the calling task end at once?  0, ECANCELED, ETIMEDOUT. */
+int weft__interrupted(struct weft_task *self);
+
+/* ---- the loop ------------------------------------------------------------- */
+
+/* The runtime's poller, made by the first call; NULL and errno. */
+struct weft__poller *weft__loop_poller(struct weft_rt *rt);
+
+/*
+ * A message for a runtime from any thread: the only way anything crosses
+ * into a runtime.  The loop runs run(m, rt) on the runtime's thread, in the
+ * order messages were posted; when the runtime goes away with messages
+ * still queued, it runs run(m, NULL): free what m owns.  m may be posted
+ * again once run has started.
+ */
+struct weft__msg {
+	struct weft__qnode node;
+	void (*run)(struct weft__msg *m, struct weft_rt *rt);
+};
+
+void weft__mailbox_post(struct weft_rt *rt, struct weft__msg *m);
+
+/* ---- tasks ---------------------------------------------------------------- */
+
+/* 0 if the calling task may join t, else EINVAL or EDEADLK. */
+int weft__task_joinable(struct weft_rt *rt, struct weft_task *t);
+/* Park until t is done (as its one joiner); 0 or why the wait ended. */
+int weft__task_wait(struct weft_rt *rt, struct weft_task *t, int flags);
+/* Take a finished t's result and free it. */
+void weft__task_reap(struct weft_rt *rt, struct weft_task *t, void **result);
+/* Has t's function returned? */
+int weft__task_done(const struct weft_task *t);
+/* Is t parked? */
+int weft__task_parked(const struct weft_task *t);
+/* Wake joiner (NULL: nobody) when t finishes. */
+void weft__task_set_joiner(struct weft_task *t, struct weft_task *joiner);
+/* t belongs to a group from now on: it can no longer be joined, detached
+ * or watched by anyone else. */
+void weft__task_adopt(struct weft_task *t);
+/* Spawn an internal task: weft_run does not wait for it and weft_stats
+ * does not count it (the fetch driver).  NULL and errno. */
+struct weft_task *weft__spawn_service(void *(*fn)(void *), void *arg,
+    const weft_attr *attr);
+/* Keep msg (copied; NULL or "" clears it) as t's weft_errmsg. */
+void weft__task_set_errmsg(struct weft_task *t, const char *msg);
+
+/* ---- settings and statistics (for api/) --------------------------------- */
+
+/* weft_set_stack_size and weft_set_guard, arguments checked; 0, or -1 and
+ * EINVAL. */
+int weft__rt_set_stack_default(struct weft_rt *rt, size_t size);
+int weft__rt_set_guard_default(struct weft_rt *rt, int guard);
+/* Fill st with rt's counters. */
+void weft__rt_stats(struct weft_rt *rt, struct weft_stats *st);
+
+#endif /* WEFT_CORE_CORE_H */

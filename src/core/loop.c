@@ -1,0 +1,192 @@
+/*
+ * The loop step, the mailbox and the idle spin.  See loop.h.
+ *
+ * The mailbox wake-up protocol.  A poster pushes its message, then writes
+ * the poller's wake-up only if it turns wake_pending from 0 to 1.  The loop
+ * sets wake_pending back to 0 after each poller wait and only then drains
+ * the mailbox: a message pushed before the reset is drained now, one pushed
+ * after it finds 0 and writes.  While the loop spins for messages, or
+ * while there is no poller, wake_pending stays 1 and posters write nothing.
+ */
+#include "base/compiler.h"
+#include "base/error.h"
+
+#include "base/clock.h"
+#include "base/sys.h"
+#include "core/loop.h"
+#include "core/runtime.h"
+
+/* How long an idle loop spins for a message from another thread before it
+ * sleeps in the kernel, when its tasks wait on shared objects. */
+#define MAIL_SPIN_NS 50000
+
+void weft__loop_init(struct weft__loop *l)
+{
+	weft__heap_init(&l->timers);
+	l->poller = NULL;
+	atomic_init(&l->mailbox.top, NULL);
+	atomic_init(&l->wake_pending, 1);
+}
+
+void weft__loop_term(struct weft__loop *l)
+{
+	weft__heap_term(&l->timers);
+	weft__poller_destroy(l->poller);
+	l->poller = NULL;
+}
+
+struct weft__poller *weft__loop_poller(struct weft_rt *rt)
+{
+	struct weft__loop *l = &rt->loop;
+
+	if (weft__likely(l->poller != NULL))
+		return l->poller;
+	if (!(l->poller = weft__poller_create()))
+		return NULL;
+	/* From now on posters write; the next step drains what came
+	 * before (seq_cst: the poller is visible to whoever reads 0). */
+	atomic_store(&l->wake_pending, 0);
+	return l->poller;
+}
+
+/* ---- the mailbox -------------------------------------------------------- */
+
+void weft__mailbox_post(struct weft_rt *rt, struct weft__msg *m)
+{
+	struct weft__loop *l = &rt->loop;
+
+	weft__mpsc_push(&l->mailbox, &m->node);
+	if (!atomic_exchange(&l->wake_pending, 1))
+		weft__poller_wake(l->poller);
+}
+
+/* Run what other threads posted, oldest first; returns whether any. */
+static int mail_drain(struct weft_rt *rt)
+{
+	struct weft__qnode *n = weft__mpsc_take(&rt->loop.mailbox), *next;
+	int any = n != NULL;
+
+	for (; n; n = next) {
+		struct weft__msg *m = weft__container_of(n, struct weft__msg,
+		    node);
+
+		next = n->next;       /* m may be posted again once run */
+		m->run(m, rt);
+	}
+	return any;
+}
+
+void weft__loop_discard_mail(struct weft__loop *l)
+{
+	struct weft__qnode *n = weft__mpsc_take(&l->mailbox), *next;
+
+	for (; n; n = next) {
+		struct weft__msg *m = weft__container_of(n, struct weft__msg,
+		    node);
+
+		next = n->next;
+		m->run(m, NULL);
+	}
+}
+
+/*
+ * Before sleeping in the kernel, spin a little for a message: a peer that
+ * answers within microseconds then costs no system call on either side
+ * (wake_pending tells posters not to write while we look).  Returns
+ * whether something arrived.
+ */
+static int mail_spin(struct weft__loop *l)
+{
+	int64_t until = weft_now() + MAIL_SPIN_NS;
+	unsigned i = 0;
+	int got;
+
+	atomic_store(&l->wake_pending, 1);
+	while (!(got = weft__mpsc_full(&l->mailbox))) {
+		weft__cpu_relax();
+		if (++i % 64 == 0 && weft_now() >= until)
+			break;
+	}
+	/* From here a poster must write; look once more after saying so,
+	 * or a message between the two would be missed. */
+	atomic_store(&l->wake_pending, 0);
+	return got || weft__mpsc_full(&l->mailbox);
+}
+
+/* ---- the step ----------------------------------------------------------- */
+
+/*
+ * Nothing is ready, no timer is pending and no external wait exists: no
+ * task of this runtime can ever run again.  Only main can be told, since
+ * main is parked whenever no task runs; returns whether it was.
+ */
+static int deadlock(struct weft_rt *rt)
+{
+	struct weft_task *main_task = &rt->sched.main_task;
+
+	if (main_task->state != WEFT__PARKED || main_task->nointr)
+		return 0;
+	weft__unpark(rt, main_task, EDEADLK);
+	return 1;
+}
+
+/* Wait for the poller (or, without one, the next timer) for timeout_ns. */
+static void wait_events(struct weft_rt *rt, int64_t timeout_ns)
+{
+	struct weft__loop *l = &rt->loop;
+
+	if (l->poller) {
+		weft__poller_wait(l->poller, timeout_ns);
+		atomic_store(&l->wake_pending, 0);
+	} else if (timeout_ns > 0) {
+		weft__sys_sleep_until(weft__add_ns(weft_now(), timeout_ns));
+	} else if (timeout_ns < 0) {
+		/* No timer, nothing external, and main waits where it
+		 * cannot be told: nothing will ever happen.  Sleep. */
+		weft__sys_sleep_until(INT64_MAX);
+	}
+	mail_drain(rt);
+}
+
+static void fire_timers(struct weft_rt *rt)
+{
+	int64_t now = weft_now();
+	struct weft__heap_node *n;
+
+	while ((n = weft__heap_pop_due(&rt->loop.timers, now))) {
+		struct weft_task *t = weft__container_of(n, struct weft_task,
+		    timer);
+
+		weft__unpark(rt, t, t->timer_err);
+	}
+}
+
+void weft__loop_step(struct weft_rt *rt, int block)
+{
+	struct weft__sched *s = &rt->sched;
+	struct weft__loop *l = &rt->loop;
+	int64_t next = weft__heap_min(&l->timers), timeout = 0, now;
+
+	if (mail_drain(rt) && block)
+		return;
+	if (block) {
+		if (next == INT64_MAX && s->external == 0 && deadlock(rt))
+			return;
+		if (next == INT64_MAX) {
+			timeout = -1;
+		} else {
+			now = weft_now();
+			timeout = next > now ? next - now : 0;
+		}
+		if (timeout != 0 && s->shared && mail_spin(l)) {
+			mail_drain(rt);
+			return;
+		}
+	}
+	/* Without blocking, look at the poller only for fds, the pool and
+	 * fetch: shared objects come through the mailbox, drained above. */
+	if (timeout != 0 || s->external > s->shared)
+		wait_events(rt, timeout);
+	if (next != INT64_MAX)
+		fire_timers(rt);
+}

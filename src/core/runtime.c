@@ -1,0 +1,146 @@
+/*
+ * Creating and destroying the per-thread runtime, stage by stage.  See
+ * runtime.h.
+ */
+#include "base/compiler.h"
+#include "base/error.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/overflow.h"
+#include "core/runtime.h"
+
+__thread struct weft_rt *weft__tls_rt
+    __attribute__((tls_model("initial-exec")));
+
+static pthread_key_t rt_key;
+static pthread_once_t rt_key_once = PTHREAD_ONCE_INIT;
+static int rt_key_err;
+
+static void parts_term(struct weft_rt *rt)
+{
+	int id;
+
+	/* The layers above first, highest first: fetch uses the pool and
+	 * the fd table's poller, the pool posts to the mailbox. */
+	for (id = WEFT__PART_MAX - 1; id >= 0; id--) {
+		if (!rt->parts[id])
+			continue;
+		rt->part_types[id]->term(rt->parts[id]);
+		free(rt->parts[id]);
+		rt->parts[id] = NULL;
+	}
+}
+
+static void rt_destroy(void *p)
+{
+	struct weft_rt *rt = p;
+
+	weft__tls_rt = NULL;
+	parts_term(rt);
+	weft__loop_discard_mail(&rt->loop);
+	weft__tasks_term(rt);
+	weft__stacks_term(&rt->stacks);
+	weft__loop_term(&rt->loop);
+	weft__overflow_thread_term(rt->altstack);
+	free(rt);
+}
+
+static void rt_key_create(void)
+{
+	rt_key_err = pthread_key_create(&rt_key, rt_destroy);
+}
+
+struct weft_rt *weft__rt_create(void)
+{
+	struct weft_rt *rt;
+
+	pthread_once(&rt_key_once, rt_key_create);
+	if (rt_key_err)
+		return weft__fail_null(rt_key_err);
+	if (!(rt = calloc(1, sizeof(*rt))))
+		return weft__fail_null(ENOMEM);
+	weft__sched_init(rt);
+	weft__tasks_init(&rt->tasks);
+	weft__stacks_init(&rt->stacks);
+	weft__loop_init(&rt->loop);
+	if (pthread_setspecific(rt_key, rt) != 0) {
+		rt_destroy(rt);
+		return weft__fail_null(ENOMEM);
+	}
+	weft__tls_rt = rt;
+	return rt;
+}
+
+int weft__rt_spawn_ready_slow(struct weft_rt *rt)
+{
+	if (weft__ctx_boot_init(&rt->sched.boot) == -1 ||
+	    weft__overflow_thread_init(&rt->altstack) == -1)
+		return weft__fail(errno ? errno : ENOMEM);
+	rt->spawn_ready = 1;
+	return 0;
+}
+
+int64_t weft__main_deadline(struct weft_rt *rt)
+{
+	return rt ? rt->sched.main_task.scope_deadline : INT64_MAX;
+}
+
+/* ---- the parts of the layers above -------------------------------------- */
+
+void *weft__rt_part(struct weft_rt *rt, const struct weft__part_type *type)
+{
+	void *part = rt->parts[type->id];
+
+	if (weft__likely(part != NULL))
+		return part;
+	if (!(part = calloc(1, type->size)))
+		return weft__fail_null(ENOMEM);
+	if (type->init(part, rt) == -1) {
+		int err = errno;
+
+		free(part);
+		return weft__fail_null(err);
+	}
+	rt->part_types[type->id] = type;
+	rt->parts[type->id] = part;
+	return part;
+}
+
+void *weft__rt_part_peek(struct weft_rt *rt, enum weft__part_id id)
+{
+	return rt ? rt->parts[id] : NULL;
+}
+
+/* ---- settings and statistics -------------------------------------------- */
+
+int weft__rt_set_stack_default(struct weft_rt *rt, size_t size)
+{
+	if (!weft__stack_size_ok(size))
+		return weft__fail(EINVAL);
+	rt->stacks.default_size = weft__page_round(size);
+	return 0;
+}
+
+int weft__rt_set_guard_default(struct weft_rt *rt, int guard)
+{
+	if (guard < WEFT_GUARD_AUTO || guard > WEFT_GUARD_CANARY)
+		return weft__fail(EINVAL);
+	rt->stacks.default_guard = guard;
+	return 0;
+}
+
+void weft__rt_stats(struct weft_rt *rt, struct weft_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->tasks_live = rt->tasks.live;
+	st->tasks_spawned = rt->tasks.spawned;
+	st->switches = rt->sched.switches;
+	st->stacks_guarded = rt->stacks.nguarded;
+	st->stacks_canary = rt->stacks.ncanary;
+	st->stacks_cached = rt->stacks.ncached;
+	st->arenas = rt->stacks.narenas;
+	st->guard_budget = weft__stack_guard_budget();
+}

@@ -1,0 +1,531 @@
+/*
+ * Tasks: spawn, the task loop, exit, join, detach, names, ids and error
+ * messages.
+ *
+ * Every state change of a task happens in this file or in scheduler.c
+ * (READY/RUNNING/PARKED), nowhere else.
+ */
+#include "base/compiler.h"
+#include "base/error.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/sys.h"
+#include "core/runtime.h"
+
+#define CHUNK_TASKS 64u
+#define ATTR_MAGIC 0x77656674u   /* "weft" */
+
+struct weft__task_chunk {
+	struct weft__task_chunk *next;
+	struct weft_task tasks[CHUNK_TASKS];
+};
+
+/* What a weft_attr holds; copied in and out so no alignment is assumed. */
+struct attr_data {
+	uint32_t magic;
+	int guard;
+	int detached;
+	size_t stack_size;
+	char name[WEFT_NAME_MAX];
+};
+
+_Static_assert(sizeof(struct attr_data) <= sizeof(weft_attr),
+    "weft_attr storage too small");
+
+/*
+ * Ids are unique in the process, so they can name tasks in logs.  Each
+ * runtime takes them in blocks, keeping the atomic off the spawn path.
+ */
+#define ID_BLOCK 1024u
+static _Atomic uint64_t next_id_block = 1;
+
+static uint64_t new_id(struct weft__tasks *ts)
+{
+	if (weft__unlikely(ts->id_next == ts->id_end)) {
+		ts->id_next = atomic_fetch_add_explicit(&next_id_block,
+		    ID_BLOCK, memory_order_relaxed);
+		ts->id_end = ts->id_next + ID_BLOCK;
+	}
+	return ts->id_next++;
+}
+
+/* ---- the pool ----------------------------------------------------------- */
+
+void weft__tasks_init(struct weft__tasks *ts)
+{
+	memset(ts, 0, sizeof(*ts));
+}
+
+void weft__task_init_static(struct weft_task *t, struct weft_rt *rt)
+{
+	/* rt never changes: a handle from another thread can be told
+	 * apart without a race. */
+	t->rt = rt;
+	t->scope_deadline = INT64_MAX;
+	t->wake_msg.run = weft__sched_wake_msg;
+	atomic_init(&t->wake_posted, 0);
+}
+
+void weft__tasks_term(struct weft_rt *rt)
+{
+	struct weft__tasks *ts = &rt->tasks;
+	struct weft__task_chunk *c;
+	unsigned i;
+
+	while ((c = ts->chunks)) {
+		ts->chunks = c->next;
+		for (i = 0; i < CHUNK_TASKS; i++) {
+			if (c->tasks[i].state != WEFT__FREE && c->tasks[i].stack)
+				weft__stack_discard(&rt->stacks,
+				    c->tasks[i].stack);
+			free(c->tasks[i].errmsg);
+		}
+		free(c);
+	}
+	ts->free.head = ts->free.tail = NULL;
+}
+
+static struct weft_task *task_alloc(struct weft_rt *rt)
+{
+	struct weft__tasks *ts = &rt->tasks;
+	struct weft__task_chunk *c;
+	unsigned i;
+
+	if (weft__unlikely(weft__queue_empty(&ts->free))) {
+		c = calloc(1, sizeof(*c));
+		if (!c)
+			return NULL;
+		c->next = ts->chunks;
+		ts->chunks = c;
+		for (i = CHUNK_TASKS; i-- > 0;) {
+			weft__task_init_static(&c->tasks[i], rt);
+			weft__queue_push_front(&ts->free, &c->tasks[i].node);
+		}
+	}
+	return weft__container_of(weft__queue_pop(&ts->free), struct weft_task,
+	    node);
+}
+
+static void task_free(struct weft_rt *rt, struct weft_task *t)
+{
+	if (weft__unlikely(t->errmsg != NULL)) {
+		free(t->errmsg);
+		t->errmsg = NULL;
+	}
+	t->state = WEFT__FREE;
+	weft__queue_push_front(&rt->tasks.free, &t->node);
+}
+
+/* Release a finished task: its stack to the cache, the task to the pool. */
+static void reap(struct weft_rt *rt, struct weft_task *t, int running)
+{
+	weft__stack_put(&rt->stacks, t->stack, running);
+	t->stack = NULL;
+	if (!t->service)
+		rt->tasks.live--;
+	task_free(rt, t);
+}
+
+/* ---- life of a task ----------------------------------------------------- */
+
+/* fn has returned: wake whoever waits, and leave the stack for good. */
+static void finish(struct weft_task *t)
+{
+	struct weft_rt *rt = t->rt;
+	struct weft__stack *s = t->stack;
+	struct weft__tasks *ts = &rt->tasks;
+
+	t->state = WEFT__DONE;
+	if (t->joiner)
+		weft__unpark(rt, t->joiner, 0);
+	if (!t->service && --ts->unfinished == 0 && ts->run_waiter) {
+		weft__unpark(rt, ts->run_waiter, 0);
+		ts->run_waiter = NULL;
+	}
+	if (t->detached)
+		reap(rt, t, 1);
+	weft__sched_leave(rt, s);
+}
+
+/*
+ * Entry of every stack's context.  It never returns: when a task finishes,
+ * the context waits here until the stack is taken from the cache for the
+ * next task, which then runs without building a new context.
+ */
+static void task_loop(void *arg)
+{
+	struct weft__stack *s = arg;
+
+	for (;;) {
+		struct weft_task *t = s->task;
+
+		t->result = t->fn(t->arg);
+		finish(t);
+	}
+}
+
+static int attr_read(const weft_attr *attr, struct attr_data *a)
+{
+	if (!attr) {
+		/* Defaults; the name is copied only when there is one. */
+		a->guard = WEFT_GUARD_AUTO;
+		a->detached = 0;
+		a->stack_size = 0;
+		a->name[0] = '\0';
+		return 0;
+	}
+	memcpy(a, attr, sizeof(*a));
+	return a->magic == ATTR_MAGIC ? 0 : weft__fail(EINVAL);
+}
+
+static weft_task *spawn(void *(*fn)(void *), void *arg,
+    const weft_attr *attr, int service)
+{
+	struct attr_data a;
+	struct weft_rt *rt;
+	struct weft_task *t;
+	struct weft__stack *s;
+	int guard;
+
+	if (!fn || attr_read(attr, &a) == -1)
+		return weft__fail_null(EINVAL);
+	if (!(rt = weft__rt_get()) || weft__rt_spawn_ready(rt) == -1)
+		return NULL;
+	if (!(t = task_alloc(rt)))
+		return weft__fail_null(ENOMEM);
+	guard = a.guard == WEFT_GUARD_AUTO ? rt->stacks.default_guard : a.guard;
+	s = weft__stack_get(&rt->stacks,
+	    a.stack_size ? a.stack_size : rt->stacks.default_size, guard,
+	    task_loop);
+	if (!s) {
+		task_free(rt, t);
+		return weft__fail_null(ENOMEM);
+	}
+	s->task = t;
+	t->stack = s;
+	t->fn = fn;
+	t->arg = arg;
+	t->result = NULL;
+	t->id = new_id(&rt->tasks);
+	t->joiner = NULL;
+	t->timer.idx = 0;
+	t->wake_err = 0;
+	t->scope_deadline = INT64_MAX;
+	t->cancelled = 0;
+	t->nointr = 0;
+	t->adopted = 0;
+	t->service = (unsigned char)service;
+	t->detached = (unsigned char)a.detached;
+	if (a.name[0])
+		memcpy(t->name, a.name, sizeof(t->name));
+	else
+		t->name[0] = '\0';
+	if (!service) {
+		rt->tasks.live++;
+		rt->tasks.unfinished++;
+		rt->tasks.spawned++;
+	}
+	weft__sched_ready(rt, t);
+	return t;
+}
+
+weft_task *weft_spawn_attr(void *(*fn)(void *), void *arg,
+    const weft_attr *attr)
+{
+	return spawn(fn, arg, attr, 0);
+}
+
+weft_task *weft_spawn(void *(*fn)(void *), void *arg)
+{
+	return spawn(fn, arg, NULL, 0);
+}
+
+struct weft_task *weft__spawn_service(void *(*fn)(void *), void *arg,
+    const weft_attr *attr)
+{
+	return spawn(fn, arg, attr, 1);
+}
+
+/* A handle that names a live task of the calling thread's runtime. */
+static struct weft_rt *own_task(const weft_task *t)
+{
+	struct weft_rt *rt = weft__rt_peek();
+
+	if (!t || !rt || t->rt != rt || t->state == WEFT__FREE)
+		return NULL;
+	return rt;
+}
+
+int weft__task_joinable(struct weft_rt *rt, struct weft_task *t)
+{
+	if (!t || t->rt != rt || t->state == WEFT__FREE)
+		return EINVAL;
+	if (t == weft__self(rt))
+		return EDEADLK;
+	if (t->detached || t->joiner || t->adopted)
+		return EINVAL;
+	return 0;
+}
+
+int weft__task_done(const struct weft_task *t)
+{
+	return t->state == WEFT__DONE;
+}
+
+int weft__task_parked(const struct weft_task *t)
+{
+	return t->state == WEFT__PARKED;
+}
+
+void weft__task_set_joiner(struct weft_task *t, struct weft_task *joiner)
+{
+	t->joiner = joiner;
+}
+
+void weft__task_adopt(struct weft_task *t)
+{
+	t->adopted = 1;
+}
+
+void weft__task_reap(struct weft_rt *rt, struct weft_task *t, void **result)
+{
+	if (result)
+		*result = t->result;
+	reap(rt, t, 0);
+}
+
+/* Wait for t to finish; flags as for weft__park_until. */
+int weft__task_wait(struct weft_rt *rt, struct weft_task *t, int flags)
+{
+	int err = 0;
+
+	t->joiner = weft__self(rt);
+	while (t->state != WEFT__DONE &&
+	    !(err = weft__park_until(rt, INT64_MAX, flags)))
+		;
+	t->joiner = NULL;
+	return err;
+}
+
+int weft_join(weft_task *t, void **result)
+{
+	struct weft_rt *rt = weft__rt_peek();
+	int err = weft__task_joinable(rt, t);
+
+	if (err)
+		return weft__fail(err);
+	if ((err = weft__task_wait(rt, t, 0)))
+		return weft__fail(err);
+	weft__task_reap(rt, t, result);
+	return 0;
+}
+
+int weft_detach(weft_task *t)
+{
+	struct weft_rt *rt = own_task(t);
+
+	if (!rt || t->detached || t->joiner || t->adopted)
+		return weft__fail(EINVAL);
+	t->detached = 1;
+	if (t->state == WEFT__DONE)
+		reap(rt, t, 0);
+	return 0;
+}
+
+int weft_cancel(weft_task *t)
+{
+	struct weft_rt *rt = own_task(t);
+
+	if (!rt)
+		return weft__fail(EINVAL);
+	if (t->state == WEFT__DONE)
+		return 0;
+	t->cancelled = 1;
+	if (!t->nointr)
+		weft__unpark(rt, t, ECANCELED);
+	return 0;
+}
+
+int weft_run(void)
+{
+	struct weft_rt *rt = weft__rt_get();
+	struct weft__tasks *ts;
+	int err;
+
+	if (!rt)
+		return -1;
+	if (weft__in_task(rt))
+		return weft__fail(EDEADLK);
+	ts = &rt->tasks;
+	while (ts->unfinished) {
+		ts->run_waiter = weft__self(rt);
+		err = weft__park(rt, 0);
+		ts->run_waiter = NULL;
+		if (err)
+			return weft__fail(err);
+	}
+	return 0;
+}
+
+int weft_yield(void)
+{
+	struct weft_rt *rt = weft__rt_peek();
+
+	if (!rt || !weft__in_task(rt)) {
+		weft__sys_sched_yield();
+		return 0;
+	}
+	weft__yield(rt);
+	return 0;
+}
+
+weft_task *weft_self(void)
+{
+	struct weft_rt *rt = weft__rt_peek();
+
+	return rt && weft__in_task(rt) ? weft__self(rt) : NULL;
+}
+
+uint64_t weft_task_id(const weft_task *t)
+{
+	return t ? t->id : 0;
+}
+
+const char *weft_task_name(const weft_task *t)
+{
+	return t ? t->name : NULL;
+}
+
+/* ---- error messages ----------------------------------------------------- */
+
+void weft__task_set_errmsg(struct weft_task *t, const char *msg)
+{
+	free(t->errmsg);
+	t->errmsg = msg && *msg ? strdup(msg) : NULL;
+}
+
+const char *weft_errmsg(void)
+{
+	struct weft_rt *rt = weft__rt_peek();
+	const char *m = rt ? weft__self(rt)->errmsg : NULL;
+
+	return m ? m : "";
+}
+
+/* ---- names -------------------------------------------------------------- */
+
+static int name_copy(char *dst, const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n >= WEFT_NAME_MAX)
+		return weft__fail(ERANGE);
+	memcpy(dst, name, n + 1);
+	return 0;
+}
+
+int weft_task_setname(weft_task *t, const char *name)
+{
+	if (!t || !name || t->state == WEFT__FREE)
+		return weft__fail(EINVAL);
+	return name_copy(t->name, name);
+}
+
+/* ---- attributes --------------------------------------------------------- */
+
+static int attr_write(weft_attr *attr, const struct attr_data *a)
+{
+	memcpy(attr, a, sizeof(*a));
+	return 0;
+}
+
+int weft_attr_init(weft_attr *attr)
+{
+	struct attr_data a;
+
+	if (!attr)
+		return weft__fail(EINVAL);
+	memset(attr, 0, sizeof(*attr));
+	memset(&a, 0, sizeof(a));
+	a.magic = ATTR_MAGIC;
+	return attr_write(attr, &a);
+}
+
+int weft_attr_setstacksize(weft_attr *attr, size_t size)
+{
+	struct attr_data a;
+
+	if (!attr || attr_read(attr, &a) == -1 ||
+	    (size && !weft__stack_size_ok(size)))
+		return weft__fail(EINVAL);
+	a.stack_size = size ? weft__page_round(size) : 0;
+	return attr_write(attr, &a);
+}
+
+int weft_attr_getstacksize(const weft_attr *attr, size_t *size)
+{
+	struct attr_data a;
+
+	if (!attr || !size || attr_read(attr, &a) == -1)
+		return weft__fail(EINVAL);
+	*size = a.stack_size;
+	return 0;
+}
+
+int weft_attr_setguard(weft_attr *attr, int guard)
+{
+	struct attr_data a;
+
+	if (!attr || attr_read(attr, &a) == -1 ||
+	    guard < WEFT_GUARD_AUTO || guard > WEFT_GUARD_CANARY)
+		return weft__fail(EINVAL);
+	a.guard = guard;
+	return attr_write(attr, &a);
+}
+
+int weft_attr_getguard(const weft_attr *attr, int *guard)
+{
+	struct attr_data a;
+
+	if (!attr || !guard || attr_read(attr, &a) == -1)
+		return weft__fail(EINVAL);
+	*guard = a.guard;
+	return 0;
+}
+
+int weft_attr_setdetached(weft_attr *attr, int detached)
+{
+	struct attr_data a;
+
+	if (!attr || attr_read(attr, &a) == -1 ||
+	    (detached != 0 && detached != 1))
+		return weft__fail(EINVAL);
+	a.detached = detached;
+	return attr_write(attr, &a);
+}
+
+int weft_attr_getdetached(const weft_attr *attr, int *detached)
+{
+	struct attr_data a;
+
+	if (!attr || !detached || attr_read(attr, &a) == -1)
+		return weft__fail(EINVAL);
+	*detached = a.detached;
+	return 0;
+}
+
+int weft_attr_setname(weft_attr *attr, const char *name)
+{
+	struct attr_data a;
+
+	if (!attr || attr_read(attr, &a) == -1)
+		return weft__fail(EINVAL);
+	if (!name)
+		memset(a.name, 0, sizeof(a.name));
+	else if (name_copy(a.name, name) == -1)
+		return -1;
+	return attr_write(attr, &a);
+}

@@ -1,0 +1,71 @@
+/*
+ * Tasks: what a weft_task handle points to (core's own; the layers above
+ * use the functions of core/core.h).
+ *
+ * Task structures come from a per-runtime pool and are never returned to
+ * malloc while the runtime lives, so a stale handle (joined twice, say) reads
+ * valid memory whose state says FREE instead of faulting.
+ */
+#ifndef WEFT_CORE_TASK_H
+#define WEFT_CORE_TASK_H
+
+#include <stdatomic.h>
+
+#include "base/compiler.h"
+#include "base/heap.h"
+#include "base/queue.h"
+#include "core/core.h"
+
+struct weft__stack;
+
+enum weft__task_state {
+	WEFT__FREE = 0,    /* in the pool */
+	WEFT__READY,       /* in the run queue */
+	WEFT__RUNNING,     /* the current task */
+	WEFT__PARKED,      /* waiting for weft__unpark */
+	WEFT__DONE         /* returned, waiting to be joined */
+};
+
+struct weft_task {
+	struct weft__qnode node;      /* run queue, or the pool's free list */
+	struct weft__stack *stack;
+	struct weft_rt *rt;
+	void *(*fn)(void *);
+	void *arg;
+	void *result;
+	uint64_t id;
+	struct weft__heap_node timer; /* in the loop's timer heap while parked */
+	int timer_err;                /* what the park returns if the timer ends it */
+	int64_t scope_deadline;       /* weft_deadline_push; INT64_MAX: none */
+	struct weft_task *joiner;     /* task parked waiting for this one */
+	int wake_err;                 /* what weft__park returns */
+	unsigned char state;
+	unsigned char detached;
+	unsigned char adopted;        /* a group's member */
+	unsigned char service;        /* internal: not waited for, not counted */
+	unsigned char cancelled;      /* weft_cancel: every wait fails */
+	unsigned char nointr;         /* parked in a wait that must run to its end */
+	char *errmsg;                 /* weft_errmsg: detail of the last failure */
+	struct weft__msg wake_msg;    /* a wake-up from another thread */
+	atomic_uchar wake_posted;     /* wake_msg is in the mailbox */
+	char name[WEFT_NAME_MAX];
+};
+
+struct weft__task_chunk;
+
+struct weft__tasks {
+	struct weft__queue free;      /* the pool (LIFO) */
+	struct weft__task_chunk *chunks;
+	uint64_t live;                /* spawned, not yet reaped */
+	uint64_t unfinished;          /* spawned, fn not yet returned */
+	uint64_t spawned;
+	uint64_t id_next, id_end;     /* block of ids this runtime may use */
+	struct weft_task *run_waiter; /* parked in weft_run */
+};
+
+void weft__tasks_init(struct weft__tasks *ts);
+void weft__tasks_term(struct weft_rt *rt);
+/* Make t (zeroed) a task of rt that can be woken from any thread. */
+void weft__task_init_static(struct weft_task *t, struct weft_rt *rt);
+
+#endif /* WEFT_CORE_TASK_H */

@@ -1,0 +1,79 @@
+/*
+ * File-descriptor readiness: the per-runtime table of fds that tasks wait
+ * on (a runtime part, made by the first wait of a task on an fd).
+ *
+ * Each fd a task has waited on gets an entry: what kind of file it is,
+ * whether weft made it non-blocking, and the tasks parked on it.  The
+ * entry is registered with the poller one-shot, re-armed for each wait, so
+ * an fd number closed and reused can never deliver the old file's events.
+ */
+#ifndef WEFT_IO_FD_H
+#define WEFT_IO_FD_H
+
+#include <stdint.h>
+
+#include "base/list.h"
+#include "core/core.h"
+
+/*
+ * What an fd number names, as far as weft last looked.  The number can be
+ * closed with close(2) and reused behind weft's back, so nothing here is
+ * trusted to avoid blocking the thread:
+ *   sockets are always tried with MSG_DONTWAIT, whatever their flags;
+ *   other pollable files (pipes, ttys, ...) get O_NONBLOCK checked on
+ *   every call (one fcntl), and set if it is missing;
+ *   files are checked with fstat on every call (they go to the pool).
+ */
+enum weft__fd_kind {
+	WEFT__FD_UNKNOWN = 0,
+	WEFT__FD_SOCKET,  /* pollable; MSG_DONTWAIT works */
+	WEFT__FD_OTHER,   /* pipe, tty, eventfd...: pollable */
+	WEFT__FD_FILE     /* regular file, directory, block device */
+};
+
+struct weft__fd {
+	struct weft__pollsrc src;     /* what the poller hands back */
+	struct weft_rt *rt;
+	struct weft__poller *poller;
+	int fd;
+	unsigned char kind;
+	unsigned char nb_set;         /* weft turned O_NONBLOCK on */
+	unsigned char registered;     /* known to the poller */
+	uint32_t armed;               /* events of the one-shot registration */
+	struct weft__list waiters;    /* struct weft__fdwait */
+};
+
+/* A task waiting for readiness of an fd. */
+struct weft__fdwait {
+	struct weft__link link;
+	struct weft_task *task;
+	uint32_t events;              /* WEFT__EV_IN, WEFT__EV_OUT, ... */
+};
+
+/* The entry for fd, made if needed; NULL and errno (EBADF, ENOMEM, or
+ * the poller's EMFILE when the table is made). */
+struct weft__fd *weft__fd_get(struct weft_rt *rt, int fd);
+/* The entry for fd if there is one (rt may be NULL). */
+struct weft__fd *weft__fd_peek(struct weft_rt *rt, int fd);
+
+/* Make sure e->kind is right for the file the number names now, and a
+ * pollable non-socket non-blocking; 0, or -1 and errno. */
+int weft__fd_learn(struct weft__fd *e);
+/* O_NONBLOCK on e's file, set by weft if it was missing. */
+int weft__fd_nonblock(struct weft__fd *e);
+/* The number names another file now, or none: start afresh. */
+void weft__fd_forget(struct weft__fd *e);
+/* e's number is being closed: wake its waiters with EBADF, forget it. */
+void weft__fd_closing(struct weft__fd *e);
+
+/* Park the calling task until e is ready for events; 0 or an errno. */
+int weft__fd_wait(struct weft_rt *rt, struct weft__fd *e, uint32_t events);
+
+/* Wake the calling task (weft__unpark) when e has events; the caller
+ * parks, then calls weft__fd_unwatch.  -1 and errno (EPERM: a regular
+ * file, always ready). */
+int weft__fd_watch(struct weft_rt *rt, struct weft__fd *e, uint32_t events,
+    struct weft__fdwait *w);
+void weft__fd_unwatch(struct weft__fd *e, struct weft__fdwait *w);
+
+#endif /* WEFT_IO_FD_H */

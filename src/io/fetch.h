@@ -1,0 +1,67 @@
+/*
+ * fetch internals shared by its three files:
+ *   fetch_transfer.c  one exchange: the easy handle, its callbacks, the
+ *                     mapping of libcurl's results to errno, weft_fetch;
+ *   fetch_driver.c    the runtime's multi handle (a runtime part), driven
+ *                     through the poller by an internal task;
+ *   fetch_response.c  options and what a response holds.
+ */
+#ifndef WEFT_IO_FETCH_H
+#define WEFT_IO_FETCH_H
+
+#include <curl/curl.h>
+
+#include "base/list.h"
+#include "core/core.h"
+
+struct weft__header {
+	char *name;                  /* "name\0value\0" in one allocation */
+	char *value;
+};
+
+/* One exchange, on the fetching task's stack while it waits. */
+struct weft__transfer {
+	struct weft__link link;      /* in the driver's transfers in flight */
+	CURL *easy;
+	struct weft_task *task;
+	struct weft_fetch_opts opts;
+	struct curl_slist *req_headers;
+	CURLcode result;
+	int done;
+	int too_large, aborted, no_memory;
+	char *body;
+	size_t body_len, body_cap;
+	struct weft__header *headers;
+	size_t nheaders, cap_headers;
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+struct weft_response {
+	long status;
+	char *url;
+	char *body;
+	size_t body_len;
+	struct weft__header *headers;
+	size_t nheaders;
+};
+
+/* fetch_response.c */
+void weft__headers_free(struct weft__header *h, size_t n);
+/* The caller's options, as far as its size says it knows them; 0, or -1
+ * and EINVAL. */
+int weft__fetch_opts_read(const weft_fetch_opts *in,
+    struct weft_fetch_opts *o);
+
+/* fetch_transfer.c */
+void weft__transfer_free(struct weft__transfer *x);
+/* The end of every fetch: a response, or NULL with errno and a message
+ * (err, msg: why it ended early; 0 and NULL: libcurl's result says). */
+weft_response *weft__transfer_finish(struct weft_task *self,
+    struct weft__transfer *x, int err, const char *msg);
+
+/* fetch_driver.c: inside a task, hand x to the runtime's multi handle
+ * and park until it is done. */
+weft_response *weft__fetch_parked(struct weft_rt *rt,
+    struct weft__transfer *x);
+
+#endif /* WEFT_IO_FETCH_H */

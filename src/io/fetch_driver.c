@@ -1,0 +1,276 @@
+/*
+ * The fetch driver: one libcurl multi handle per runtime (a runtime part,
+ * made by the first fetch in a task), so connections are reused between
+ * the fetches of a thread.
+ *
+ * libcurl tells us which sockets to watch (socket_cb) and when to call it
+ * back (timer_cb); we register the sockets with the runtime's poller and
+ * keep the timer.  An internal "driver" task then calls
+ * curl_multi_socket_action for every socket event and timer expiry, on its
+ * own stack, outside any libcurl callback (libcurl refuses calls made from
+ * its callbacks).  A fetching task adds its easy handle and parks; the
+ * driver wakes it when libcurl says the transfer is done.  A deadline or
+ * weft_cancel wakes it early: it then removes its handle itself, which
+ * abandons the transfer.
+ *
+ * The driver is a service task: weft_run does not wait for it, and its
+ * park is not an external wait, so deadlock detection still works; the
+ * fetching tasks' parks are.
+ */
+#include "base/compiler.h"
+#include "base/error.h"
+
+#include <stdlib.h>
+
+#include "base/clock.h"
+#include "base/list.h"
+#include "base/queue.h"
+#include "io/fetch.h"
+
+#define DRIVER_STACK ((size_t)512 * 1024)   /* libcurl and TLS go deep */
+
+struct fetcher {
+	struct weft_rt *rt;
+	struct weft__poller *poller;
+	CURLM *multi;
+	struct weft_task *driver;
+	int64_t timer_at;            /* libcurl's timeout; INT64_MAX: none */
+	struct weft__queue pending;  /* sockets with events to hand over */
+	struct weft__list socks;     /* every socket libcurl asked us to watch */
+	struct weft__list transfers; /* in flight */
+};
+
+/* A socket libcurl watches: registered level-triggered with the poller. */
+struct csock {
+	struct weft__pollsrc src;
+	struct fetcher *f;
+	curl_socket_t fd;
+	uint32_t events;             /* seen, not yet handed to libcurl */
+	unsigned char queued, removed;
+	struct weft__qnode pending;  /* in f->pending */
+	struct weft__link link;      /* in f->socks */
+};
+
+/* ---- sockets and the timer ---------------------------------------------- */
+
+static void sock_ready(struct weft__pollsrc *src, uint32_t events)
+{
+	struct csock *s = weft__container_of(src, struct csock, src);
+	struct fetcher *f = s->f;
+
+	s->events |= events;
+	if (!s->queued) {
+		s->queued = 1;
+		weft__queue_push_front(&f->pending, &s->pending);
+	}
+	weft__unpark(f->rt, f->driver, 0);
+}
+
+static int socket_cb(CURL *e, curl_socket_t fd, int what, void *arg,
+    void *sockp)
+{
+	struct fetcher *f = arg;
+	struct csock *s = sockp;
+	uint32_t ev = 0;
+
+	(void)e;
+	if (what == CURL_POLL_REMOVE) {
+		if (s) {
+			/* The fd may be closed already: the poller
+			 * forgives that. */
+			weft__poller_del(f->poller, fd);
+			curl_multi_assign(f->multi, fd, NULL);
+			weft__list_remove(&f->socks, &s->link);
+			if (s->queued)
+				s->removed = 1;   /* freed when dequeued */
+			else
+				free(s);
+		}
+		return 0;
+	}
+	if (!s) {
+		if (!(s = calloc(1, sizeof(*s))))
+			return -1;
+		s->src.ready = sock_ready;
+		s->f = f;
+		s->fd = fd;
+		weft__list_push_front(&f->socks, &s->link);
+		curl_multi_assign(f->multi, fd, s);
+	}
+	if (what == CURL_POLL_IN || what == CURL_POLL_INOUT)
+		ev |= WEFT__EV_IN;
+	if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT)
+		ev |= WEFT__EV_OUT;
+	return weft__poller_set(f->poller, fd, ev, &s->src) == -1 ? -1 : 0;
+}
+
+static int timer_cb(CURLM *m, long ms, void *arg)
+{
+	struct fetcher *f = arg;
+
+	(void)m;
+	f->timer_at = ms < 0 ? INT64_MAX :
+	    weft__add_ns(weft_now(), (int64_t)ms * WEFT__NS_PER_MS);
+	/* The driver may be parked on the old time: let it look again. */
+	weft__unpark(f->rt, f->driver, 0);
+	return 0;
+}
+
+static int curl_mask(uint32_t ev)
+{
+	int mask = 0;
+
+	if (ev & (WEFT__EV_IN | WEFT__EV_HUP | WEFT__EV_RDHUP))
+		mask |= CURL_CSELECT_IN;
+	if (ev & WEFT__EV_OUT)
+		mask |= CURL_CSELECT_OUT;
+	if (ev & WEFT__EV_ERR)
+		mask |= CURL_CSELECT_ERR;
+	return mask;
+}
+
+/* Transfers libcurl finished: wake their tasks. */
+static void collect(struct fetcher *f)
+{
+	struct weft__transfer *x;
+	CURLMsg *msg;
+	int left;
+
+	while ((msg = curl_multi_info_read(f->multi, &left))) {
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &x);
+		/* The message does not survive the removal. */
+		x->result = msg->data.result;
+		x->done = 1;
+		weft__unpark(f->rt, x->task, 0);
+	}
+}
+
+static void drive(struct fetcher *f)
+{
+	struct weft__qnode *n;
+	struct csock *s;
+	uint32_t ev;
+	int running;
+
+	while ((n = weft__queue_pop(&f->pending))) {
+		s = weft__container_of(n, struct csock, pending);
+		s->queued = 0;
+		if (s->removed) {
+			free(s);
+			continue;
+		}
+		ev = s->events;
+		s->events = 0;
+		curl_multi_socket_action(f->multi, s->fd, curl_mask(ev),
+		    &running);
+	}
+	if (f->timer_at != INT64_MAX && f->timer_at <= weft_now()) {
+		f->timer_at = INT64_MAX;
+		curl_multi_socket_action(f->multi, CURL_SOCKET_TIMEOUT, 0,
+		    &running);
+	}
+	collect(f);
+}
+
+static void *driver_main(void *arg)
+{
+	struct fetcher *f = arg;
+
+	for (;;) {
+		drive(f);
+		weft__park_until(f->rt, f->timer_at, WEFT__PARK_NOINTR);
+	}
+	return NULL;
+}
+
+/* ---- the runtime part -------------------------------------------------- */
+
+static int fetcher_init(void *part, struct weft_rt *rt)
+{
+	struct fetcher *f = part;
+	weft_attr attr;
+
+	f->rt = rt;
+	f->timer_at = INT64_MAX;
+	if (!(f->poller = weft__loop_poller(rt)))
+		return -1;
+	if (!(f->multi = curl_multi_init()))
+		return weft__fail(ENOMEM);
+	curl_multi_setopt(f->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
+	curl_multi_setopt(f->multi, CURLMOPT_SOCKETDATA, f);
+	curl_multi_setopt(f->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+	curl_multi_setopt(f->multi, CURLMOPT_TIMERDATA, f);
+	weft_attr_init(&attr);
+	weft_attr_setstacksize(&attr, DRIVER_STACK);
+	weft_attr_setguard(&attr, WEFT_GUARD_PAGE);
+	weft_attr_setname(&attr, "weft-fetch");
+	if (!(f->driver = weft__spawn_service(driver_main, f, &attr))) {
+		int err = errno ? errno : ENOMEM;
+
+		curl_multi_cleanup(f->multi);
+		return weft__fail(err);
+	}
+	return 0;
+}
+
+/* Free the multi handle and what is left of its transfers. */
+static void fetcher_term(void *part)
+{
+	struct fetcher *f = part;
+	struct weft__link *l, *tmp;
+	struct weft__qnode *n;
+
+	/* Tasks still waiting on a transfer will never run again. */
+	weft__list_each_safe(l, tmp, &f->transfers) {
+		struct weft__transfer *x = weft__container_of(l,
+		    struct weft__transfer, link);
+
+		curl_multi_remove_handle(f->multi, x->easy);
+		weft__transfer_free(x);
+	}
+	curl_multi_cleanup(f->multi);
+	weft__list_each_safe(l, tmp, &f->socks)
+		free(weft__container_of(l, struct csock, link));
+	while ((n = weft__queue_pop(&f->pending))) {
+		struct csock *s = weft__container_of(n, struct csock, pending);
+
+		if (s->removed)
+			free(s);
+	}
+}
+
+static const struct weft__part_type fetcher_type = {
+	WEFT__PART_FETCH, sizeof(struct fetcher), fetcher_init, fetcher_term
+};
+
+/* ---- a fetch in a task -------------------------------------------------- */
+
+/* Inside a task: hand the transfer to the multi handle and park. */
+weft_response *weft__fetch_parked(struct weft_rt *rt,
+    struct weft__transfer *x)
+{
+	struct weft_task *self = weft__self(rt);
+	struct fetcher *f = weft__rt_part(rt, &fetcher_type);
+	int err;
+
+	if (!f)
+		return weft__transfer_finish(self, x, errno,
+		    "cannot start the fetch driver");
+	if ((err = weft__interrupted(self)))
+		return weft__transfer_finish(self, x, err, NULL);
+	if (curl_multi_add_handle(f->multi, x->easy) != CURLM_OK)
+		return weft__transfer_finish(self, x, ENOMEM, NULL);
+	weft__list_push_front(&f->transfers, &x->link);
+	x->task = self;
+	do
+		err = weft__park(rt, WEFT__PARK_EXTERNAL);
+	while (!err && !x->done);
+	weft__list_remove(&f->transfers, &x->link);
+	curl_multi_remove_handle(f->multi, x->easy);
+	if (!x->done)
+		return weft__transfer_finish(self, x, err, err == ETIMEDOUT ?
+		    "deadline passed" : err == ECANCELED ? "cancelled" : NULL);
+	return weft__transfer_finish(self, x, 0, NULL);
+}

@@ -1,0 +1,276 @@
+/*
+ * I/O with POSIX signatures that park only the calling task.
+ *
+ * Inside a task each call tries the operation on the non-blocking fd; on
+ * EAGAIN it parks until the poller says the fd is ready (fd.c), then tries
+ * again.  Regular files, which are always "ready" yet may block on the
+ * disk, go through the offload pool instead.  Outside a task the calls are
+ * the POSIX ones, except that an fd weft made non-blocking is waited on
+ * with poll(2), so the caller still sees blocking behaviour.
+ */
+#include "base/compiler.h"
+#include "base/error.h"
+
+#include <poll.h>
+#include <sys/socket.h>
+
+#include "base/clock.h"
+#include "base/sys.h"
+#include "io/fd.h"
+#include "io/pool.h"
+
+/* Outside a task: wait with poll(2), within main's deadline. */
+static int block_on(struct weft_rt *rt, int fd, short events)
+{
+	int64_t deadline = weft__main_deadline(rt), left;
+	struct pollfd p = { .fd = fd, .events = events, .revents = 0 };
+	int ms, n;
+
+	for (;;) {
+		ms = -1;
+		if (deadline != INT64_MAX) {
+			left = deadline - weft_now();
+			if (left <= 0)
+				return weft__fail(ETIMEDOUT);
+			ms = weft__ms_ceil(left);
+		}
+		n = weft__sys_poll(&p, 1, ms);
+		if (n > 0)
+			return 0;
+		if (n == -1 && errno != EINTR)
+			return -1;
+	}
+}
+
+/* ---- one operation ------------------------------------------------------ */
+
+enum op { OP_READ, OP_WRITE, OP_RECV, OP_SEND, OP_ACCEPT };
+
+struct io_op {
+	enum op op;
+	int fd;
+	void *buf;
+	size_t len;
+	int flags;
+	struct sockaddr *addr;
+	socklen_t *addrlen;
+};
+
+/* One try; dontwait (a socket, in a task) makes it never block. */
+static ssize_t attempt(const struct io_op *o, int dontwait)
+{
+	int f = dontwait ? MSG_DONTWAIT : 0;
+
+	switch (o->op) {
+	case OP_READ:
+		return dontwait ? weft__sys_recv(o->fd, o->buf, o->len, f) :
+		    weft__sys_read(o->fd, o->buf, o->len);
+	case OP_WRITE:
+		return dontwait ? weft__sys_send(o->fd, o->buf, o->len, f) :
+		    weft__sys_write(o->fd, o->buf, o->len);
+	case OP_RECV:
+		return weft__sys_recv(o->fd, o->buf, o->len, o->flags | f);
+	case OP_SEND:
+		return weft__sys_send(o->fd, o->buf, o->len, o->flags | f);
+	case OP_ACCEPT:
+		return weft__sys_accept(o->fd, o->addr, o->addrlen);
+	}
+	return weft__fail(EINVAL);
+}
+
+static int would_block(ssize_t r)
+{
+	return r == -1 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+static uint32_t op_events(const struct io_op *o)
+{
+	return o->op == OP_WRITE || o->op == OP_SEND ? WEFT__EV_OUT : WEFT__EV_IN;
+}
+
+/* Regular-file I/O runs on the pool: the disk may block, epoll can't tell. */
+static void *file_job(void *arg)
+{
+	const struct io_op *o = arg;
+
+	return (void *)(intptr_t)attempt(o, 0);
+}
+
+static ssize_t file_op(struct weft_rt *rt, struct io_op *o)
+{
+	void *r;
+	int err, fn_errno;
+
+	err = weft__offload(rt, file_job, o, &r, &fn_errno,
+	    WEFT__PARK_NOINTR, NULL);
+	if (err)
+		return weft__fail(err);
+	if ((intptr_t)r < 0)
+		errno = fn_errno;
+	return (ssize_t)(intptr_t)r;
+}
+
+/* Outside a task: the POSIX call, waiting with poll if weft set O_NONBLOCK. */
+static ssize_t op_outside(struct weft_rt *rt, const struct io_op *o)
+{
+	struct weft__fd *e = weft__fd_peek(rt, o->fd);
+	ssize_t r;
+
+	for (;;) {
+		r = attempt(o, 0);
+		if (!would_block(r) || !e || !e->nb_set)
+			return r;
+		if (block_on(rt, o->fd, op_events(o) == WEFT__EV_OUT ?
+		    POLLOUT : POLLIN) == -1)
+			return -1;
+	}
+}
+
+/* Run o until it makes progress once (or fails), parking as needed. */
+static ssize_t op_once(struct io_op *o)
+{
+	struct weft_rt *rt = weft__rt_peek();
+	struct weft__fd *e;
+	ssize_t r;
+	int err;
+
+	if (!rt || !weft__in_task(rt))
+		return op_outside(rt, o);
+	if (!(e = weft__fd_get(rt, o->fd)) || weft__fd_learn(e) == -1)
+		return -1;
+	if (e->kind == WEFT__FD_FILE && (o->op == OP_READ || o->op == OP_WRITE))
+		return file_op(rt, o);
+	/* accept has no MSG_DONTWAIT: the listening socket must be
+	 * non-blocking itself. */
+	if (o->op == OP_ACCEPT && e->kind == WEFT__FD_SOCKET &&
+	    weft__fd_nonblock(e) == -1)
+		return -1;
+	for (;;) {
+		r = attempt(o, e->kind == WEFT__FD_SOCKET);
+		if (r == -1 && errno == ENOTSOCK && e->kind == WEFT__FD_SOCKET) {
+			/* The number names another file now. */
+			weft__fd_forget(e);
+			if (weft__fd_learn(e) == -1)
+				return -1;
+			continue;
+		}
+		if (!would_block(r))
+			return r;
+		if ((err = weft__fd_wait(rt, e, op_events(o))))
+			return weft__fail(err);
+	}
+}
+
+/* write(2) and send(2) on a blocking fd write everything: so do these. */
+static ssize_t op_all(struct io_op *o)
+{
+	const char *start = o->buf;
+	size_t done = 0, len = o->len;
+	ssize_t r;
+
+	do {
+		o->buf = (char *)start + done;
+		o->len = len - done;
+		r = op_once(o);
+		if (r < 0)
+			return done ? (ssize_t)done : -1;
+		done += (size_t)r;
+	} while (done < len);
+	return (ssize_t)done;
+}
+
+/* ---- the calls ---------------------------------------------------------- */
+
+ssize_t weft_read(int fd, void *buf, size_t count)
+{
+	struct io_op o = { .op = OP_READ, .fd = fd, .buf = buf, .len = count };
+
+	return op_once(&o);
+}
+
+ssize_t weft_write(int fd, const void *buf, size_t count)
+{
+	struct io_op o = { .op = OP_WRITE, .fd = fd, .buf = (void *)buf,
+	    .len = count };
+
+	return op_all(&o);
+}
+
+ssize_t weft_recv(int fd, void *buf, size_t len, int flags)
+{
+	struct io_op o = { .op = OP_RECV, .fd = fd, .buf = buf, .len = len,
+	    .flags = flags };
+
+	return op_once(&o);
+}
+
+ssize_t weft_send(int fd, const void *buf, size_t len, int flags)
+{
+	struct io_op o = { .op = OP_SEND, .fd = fd, .buf = (void *)buf,
+	    .len = len, .flags = flags };
+
+	return op_all(&o);
+}
+
+int weft_accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
+{
+	struct io_op o = { .op = OP_ACCEPT, .fd = fd, .addr = addr,
+	    .addrlen = addrlen };
+	struct weft__fd *e;
+	int nfd = (int)op_once(&o);
+
+	/* A new file under a number weft may have seen before. */
+	if (nfd >= 0 && (e = weft__fd_peek(weft__rt_peek(), nfd)))
+		weft__fd_forget(e);
+	return nfd;
+}
+
+/* A non-blocking connect in progress: wait, then ask how it went. */
+static int connect_finish(struct weft_rt *rt, struct weft__fd *e, int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLOUT };
+	socklen_t len = sizeof(int);
+	int err, soerr = 0;
+
+	/* Until the socket is writable the connection is still underway. */
+	do {
+		if (e)
+			err = weft__fd_wait(rt, e, WEFT__EV_OUT);
+		else
+			err = block_on(rt, fd, POLLOUT) == -1 ? errno : 0;
+		if (err)
+			return weft__fail(err);
+	} while (weft__sys_poll(&p, 1, 0) == 0);
+	if (weft__sys_getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == -1)
+		return -1;
+	return soerr ? weft__fail(soerr) : 0;
+}
+
+int weft_connect(int fd, const struct sockaddr *addr, socklen_t addrlen)
+{
+	struct weft_rt *rt = weft__rt_peek();
+	struct weft__fd *e = NULL;
+
+	if (rt && weft__in_task(rt)) {
+		if (!(e = weft__fd_get(rt, fd)) || weft__fd_learn(e) == -1 ||
+		    weft__fd_nonblock(e) == -1)
+			return -1;
+	} else if (!(e = weft__fd_peek(rt, fd)) || !e->nb_set) {
+		return weft__sys_connect(fd, addr, addrlen);
+	}
+	if (weft__sys_connect(fd, addr, addrlen) == 0)
+		return 0;
+	if (errno != EINPROGRESS && errno != EAGAIN)
+		return -1;
+	return connect_finish(rt, weft__in_task(rt) ? e : NULL, fd);
+}
+
+int weft_close(int fd)
+{
+	struct weft__fd *e = weft__fd_peek(weft__rt_peek(), fd);
+
+	if (e)
+		weft__fd_closing(e);
+	return weft__sys_close(fd);
+}
+

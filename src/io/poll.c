@@ -1,0 +1,115 @@
+/*
+ * weft_poll: poll(2) that parks the calling task on every descriptor of
+ * the set at once.
+ */
+#include "base/compiler.h"
+#include "base/error.h"
+
+#include <poll.h>
+#include <stdlib.h>
+
+#include "base/clock.h"
+#include "base/sys.h"
+#include "io/fd.h"
+
+/* poll(2)'s events as the poller's (the same bits, by design). */
+static uint32_t poll_events(short ev)
+{
+	uint32_t r = 0;
+
+	if (ev & POLLIN)
+		r |= WEFT__EV_IN;
+	if (ev & POLLPRI)
+		r |= WEFT__EV_PRI;
+	if (ev & POLLOUT)
+		r |= WEFT__EV_OUT;
+	if (ev & POLLRDHUP)
+		r |= WEFT__EV_RDHUP;
+	return r;
+}
+
+/* poll(2) outside a task, cut short by main's deadline. */
+static int poll_outside(struct weft_rt *rt, struct pollfd *fds, nfds_t n,
+    int timeout)
+{
+	int64_t deadline = weft__main_deadline(rt), left;
+	int ms = timeout, r;
+
+	if (deadline == INT64_MAX)
+		return weft__sys_poll(fds, n, timeout);
+	left = deadline - weft_now();
+	if (left <= 0)
+		return weft__fail(ETIMEDOUT);
+	if (timeout < 0 || weft__ms_ceil(left) < timeout)
+		ms = weft__ms_ceil(left);
+	r = weft__sys_poll(fds, n, ms);
+	if (r == 0 && ms != timeout)
+		return weft__fail(ETIMEDOUT);
+	return r;
+}
+
+/* Park on every fd of the set until one is ready or wake_at passes. */
+static int poll_park(struct weft_rt *rt, struct pollfd *fds, nfds_t n,
+    struct weft__fdwait *ws, int64_t wake_at)
+{
+	struct weft__fd *e;
+	nfds_t i, linked;
+	int err = 0;
+
+	for (linked = 0; linked < n; linked++) {
+		if (fds[linked].fd < 0)
+			continue;
+		if (!(e = weft__fd_get(rt, fds[linked].fd))) {
+			err = errno;
+			break;
+		}
+		if (weft__fd_watch(rt, e, poll_events(fds[linked].events),
+		    &ws[linked]) == -1) {
+			/* Regular files are always ready: look again. */
+			err = -1;
+			break;
+		}
+	}
+	if (!err)
+		err = weft__park_until(rt, wake_at, WEFT__PARK_EXTERNAL);
+	for (i = 0; i < linked; i++)
+		if (fds[i].fd >= 0)
+			weft__fd_unwatch(weft__fd_peek(rt, fds[i].fd), &ws[i]);
+	return err;
+}
+
+int weft_poll(struct pollfd *fds, nfds_t nfds, int timeout)
+{
+	struct weft_rt *rt = weft__rt_peek();
+	struct weft__fdwait local[8], *ws = local;
+	int64_t wake_at;
+	int r, err;
+
+	if (!fds && nfds)
+		return weft__fail(EINVAL);
+	if (!rt || !weft__in_task(rt))
+		return poll_outside(rt, fds, nfds, timeout);
+	r = weft__sys_poll(fds, nfds, 0);
+	if (r != 0 || timeout == 0)
+		return r;
+	if ((err = weft__interrupted(weft__self(rt))))
+		return weft__fail(err);
+	if (nfds > 8 && !(ws = calloc(nfds, sizeof(*ws))))
+		return weft__fail(ENOMEM);
+	wake_at = weft__deadline_after_ms(timeout);
+	for (;;) {
+		err = poll_park(rt, fds, nfds, ws, wake_at);
+		r = weft__sys_poll(fds, nfds, 0);
+		if (r != 0)
+			break;
+		if (err > 0) {
+			r = weft__fail(err);
+			break;
+		}
+		if (err == 0 && wake_at != INT64_MAX && weft_now() >= wake_at)
+			break;
+	}
+	if (ws != local)
+		free(ws);
+	return r;
+}
