@@ -1,6 +1,9 @@
 /*
  * Threads: every OS thread has its own runtime.  Two threads run their own
  * tasks side by side; a handle from one thread is refused by the other.
+ * A runtime is made in stages: a thread that only shares objects, or only
+ * sleeps, opens no descriptor, and one that cannot open any still locks,
+ * posts and sends; its first wait for another thread fails cleanly.
  *
  * Results are gathered in per-thread structures and asserted on the test's
  * own thread after pthread_join.
@@ -8,8 +11,12 @@
 #include "config.h"
 
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <sys/resource.h>
+#include <unistd.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -246,6 +253,187 @@ START_TEST(thread_exit_with_unjoined_tasks)
 }
 END_TEST
 
+/* ---- the runtime is made in stages ------------------------------------- */
+
+/* How many descriptors the process has open (the directory's own aside). */
+static int open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n - 1;
+}
+
+struct stage_probe {
+	int before, after;
+	int rc[6];
+	weft_mutex mu;
+	weft_sem sem;
+	weft_chan *ch;
+};
+
+/* A plain thread (no runtime yet) that only uses shared objects. */
+static void *sharing_thread(void *arg)
+{
+	struct stage_probe *p = arg;
+	int v = 7;
+
+	p->before = open_fds();
+	p->rc[0] = weft_mutex_lock(&p->mu);
+	p->rc[1] = weft_mutex_unlock(&p->mu);
+	p->rc[2] = weft_chan_send(p->ch, &v);       /* buffered: no wait */
+	p->rc[3] = weft_sem_post(&p->sem);
+	p->rc[4] = weft_sem_wait(&p->sem);          /* a unit is there */
+	p->rc[5] = weft_self() == NULL ? 0 : -1;
+	p->after = open_fds();
+	return NULL;
+}
+
+START_TEST(sharing_thread_opens_no_descriptor)
+{
+	struct stage_probe p;
+	pthread_t th;
+	int i, v = 0;
+
+	memset(&p, 0, sizeof(p));
+	ck_assert_int_eq(weft_mutex_init(&p.mu), 0);
+	ck_assert_int_eq(weft_sem_init(&p.sem, 0), 0);
+	ck_assert_ptr_nonnull(p.ch = weft_chan_create(sizeof(int), 4));
+	ck_assert_int_eq(pthread_create(&th, NULL, sharing_thread, &p), 0);
+	ck_assert_int_eq(pthread_join(th, NULL), 0);
+	for (i = 0; i < 6; i++)
+		ck_assert_int_eq(p.rc[i], 0);
+	ck_assert_int_ge(p.before, 3);
+	ck_assert_int_eq(p.after, p.before);
+	ck_assert_int_eq(weft_chan_tryrecv(p.ch, &v), 0);
+	ck_assert_int_eq(v, 7);
+	weft_chan_destroy(p.ch);
+}
+END_TEST
+
+static void *nap_fn(void *arg)
+{
+	(void)arg;
+	return U2P(weft_sleep(2) == 0 && weft_yield() == 0);
+}
+
+/* A thread whose tasks only sleep and yield, then count descriptors
+ * before the thread (and its runtime) goes away. */
+static void *sleeping_thread(void *arg)
+{
+	struct stage_probe *p = arg;
+	weft_task *t[4];
+	void *r;
+	int i;
+
+	p->before = open_fds();
+	for (i = 0; i < 4; i++)
+		t[i] = weft_spawn(nap_fn, NULL);
+	for (i = 0; i < 4; i++) {
+		r = NULL;
+		p->rc[i] = t[i] && weft_join(t[i], &r) == 0 && P2U(r) == 1 ?
+		    0 : -1;
+	}
+	p->rc[4] = weft_sleep(1);                  /* the thread's own sleep */
+	p->after = open_fds();
+	return NULL;
+}
+
+START_TEST(sleeping_tasks_open_no_descriptor)
+{
+	struct stage_probe p;
+	pthread_t th;
+	int i;
+
+	memset(&p, 0, sizeof(p));
+	ck_assert_int_eq(pthread_create(&th, NULL, sleeping_thread, &p), 0);
+	ck_assert_int_eq(pthread_join(th, NULL), 0);
+	for (i = 0; i < 5; i++)
+		ck_assert_int_eq(p.rc[i], 0);
+	ck_assert_int_eq(p.after, p.before);
+}
+END_TEST
+
+/* Open descriptors until none is left: returns the lowest one opened. */
+static int exhaust_fds(void)
+{
+	int first = -1, fd;
+
+	while ((fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0)
+		if (first < 0)
+			first = fd;
+	return errno == EMFILE ? first : -1;
+}
+
+struct starved {
+	weft_mutex mu;
+	weft_chan *buffered, *unbuffered;
+	int lock_rc, unlock_rc, send_rc, recv_rc, recv_errno;
+};
+
+/* Everything that needs no wait works without a descriptor; the first
+ * wait for another thread fails with EMFILE and leaves nothing queued. */
+static void *starved_thread(void *arg)
+{
+	struct starved *s = arg;
+	int v = 5;
+
+	s->lock_rc = weft_mutex_lock(&s->mu);
+	s->unlock_rc = weft_mutex_unlock(&s->mu);
+	s->send_rc = weft_chan_send(s->buffered, &v);
+	errno = 0;
+	s->recv_rc = weft_chan_recv(s->unbuffered, &v);
+	s->recv_errno = errno;
+	return NULL;
+}
+
+START_TEST(no_descriptor_left_first_wait_fails)
+{
+	struct starved s;
+	struct rlimit rl, low;
+	pthread_t th;
+	int first, fd, v = 9;
+
+	if (under_valgrind())
+		return;     /* valgrind keeps descriptors of its own */
+	memset(&s, 0, sizeof(s));
+	ck_assert_int_eq(weft_mutex_init(&s.mu), 0);
+	ck_assert_ptr_nonnull(s.buffered = weft_chan_create(sizeof(int), 1));
+	ck_assert_ptr_nonnull(s.unbuffered = weft_chan_create(sizeof(int), 0));
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	low = rl;
+	low.rlim_cur = 64;
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+	first = exhaust_fds();
+	ck_assert_int_ge(first, 0);
+	ck_assert_int_eq(pthread_create(&th, NULL, starved_thread, &s), 0);
+	ck_assert_int_eq(pthread_join(th, NULL), 0);
+	for (fd = first; fd < 64; fd++)
+		close(fd);
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+
+	ck_assert_int_eq(s.lock_rc, 0);
+	ck_assert_int_eq(s.unlock_rc, 0);
+	ck_assert_int_eq(s.send_rc, 0);
+	ck_assert_int_eq(s.recv_rc, -1);
+	ck_assert_int_eq(s.recv_errno, EMFILE);
+	/* The failed receiver is not left queued: nobody takes a value. */
+	assert_fails(weft_chan_trysend(s.unbuffered, &v), EAGAIN);
+	ck_assert_int_eq(weft_chan_tryrecv(s.buffered, &v), 0);
+	ck_assert_int_eq(v, 5);
+	ck_assert_int_eq(weft_mutex_trylock(&s.mu), 0);
+	ck_assert_int_eq(weft_mutex_unlock(&s.mu), 0);
+	weft_chan_destroy(s.buffered);
+	weft_chan_destroy(s.unbuffered);
+}
+END_TEST
+
 static Suite *thread_suite(void)
 {
 	Suite *s = suite_create("thread");
@@ -256,6 +444,13 @@ static Suite *thread_suite(void)
 	tcase_add_test(tc, two_threads_own_tasks);
 	tcase_add_test(tc, foreign_handle_refused);
 	tcase_add_test(tc, thread_exit_with_unjoined_tasks);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("stages");
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, sharing_thread_opens_no_descriptor);
+	tcase_add_test(tc, sleeping_tasks_open_no_descriptor);
+	tcase_add_test(tc, no_descriptor_left_first_wait_fails);
 	suite_add_tcase(s, tc);
 	return s;
 }

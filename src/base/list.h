@@ -35,28 +35,28 @@ static inline int weft__list_empty(const struct weft__list *l)
 	return l->first == NULL;
 }
 
+/* Put n on l just after prev (NULL: first). */
+static inline void weft__list_insert_after(struct weft__list *l,
+    struct weft__link *prev, struct weft__link *n)
+{
+	struct weft__link *next = prev ? prev->next : l->first;
+
+	n->prev = prev;
+	n->next = next;
+	*(prev ? &prev->next : &l->first) = n;
+	*(next ? &next->prev : &l->last) = n;
+}
+
 static inline void weft__list_push_back(struct weft__list *l,
     struct weft__link *n)
 {
-	n->next = NULL;
-	n->prev = l->last;
-	if (l->last)
-		l->last->next = n;
-	else
-		l->first = n;
-	l->last = n;
+	weft__list_insert_after(l, l->last, n);
 }
 
 static inline void weft__list_push_front(struct weft__list *l,
     struct weft__link *n)
 {
-	n->prev = NULL;
-	n->next = l->first;
-	if (l->first)
-		l->first->prev = n;
-	else
-		l->last = n;
-	l->first = n;
+	weft__list_insert_after(l, NULL, n);
 }
 
 /* Take n off l; nothing happens if n is on no list. */

@@ -13,27 +13,15 @@
 #include <string.h>
 
 #include "base/sys.h"
+#include "core/attr.h"
 #include "core/runtime.h"
 
 #define CHUNK_TASKS 64u
-#define ATTR_MAGIC 0x77656674u   /* "weft" */
 
 struct weft__task_chunk {
 	struct weft__task_chunk *next;
 	struct weft_task tasks[CHUNK_TASKS];
 };
-
-/* What a weft_attr holds; copied in and out so no alignment is assumed. */
-struct attr_data {
-	uint32_t magic;
-	int guard;
-	int detached;
-	size_t stack_size;
-	char name[WEFT_NAME_MAX];
-};
-
-_Static_assert(sizeof(struct attr_data) <= sizeof(weft_attr),
-    "weft_attr storage too small");
 
 /*
  * Ids are unique in the process, so they can name tasks in logs.  Each
@@ -167,30 +155,16 @@ static void task_loop(void *arg)
 	}
 }
 
-static int attr_read(const weft_attr *attr, struct attr_data *a)
-{
-	if (!attr) {
-		/* Defaults; the name is copied only when there is one. */
-		a->guard = WEFT_GUARD_AUTO;
-		a->detached = 0;
-		a->stack_size = 0;
-		a->name[0] = '\0';
-		return 0;
-	}
-	memcpy(a, attr, sizeof(*a));
-	return a->magic == ATTR_MAGIC ? 0 : weft__fail(EINVAL);
-}
-
 static weft_task *spawn(void *(*fn)(void *), void *arg,
     const weft_attr *attr, int service)
 {
-	struct attr_data a;
+	struct weft__attr a;
 	struct weft_rt *rt;
 	struct weft_task *t;
 	struct weft__stack *s;
 	int guard;
 
-	if (!fn || attr_read(attr, &a) == -1)
+	if (!fn || weft__attr_read(attr, &a) == -1)
 		return weft__fail_null(EINVAL);
 	if (!(rt = weft__rt_get()) || weft__rt_spawn_ready(rt) == -1)
 		return NULL;
@@ -417,7 +391,7 @@ const char *weft_errmsg(void)
 
 /* ---- names -------------------------------------------------------------- */
 
-static int name_copy(char *dst, const char *name)
+int weft__name_copy(char *dst, const char *name)
 {
 	size_t n = strlen(name);
 
@@ -431,101 +405,5 @@ int weft_task_setname(weft_task *t, const char *name)
 {
 	if (!t || !name || t->state == WEFT__FREE)
 		return weft__fail(EINVAL);
-	return name_copy(t->name, name);
-}
-
-/* ---- attributes --------------------------------------------------------- */
-
-static int attr_write(weft_attr *attr, const struct attr_data *a)
-{
-	memcpy(attr, a, sizeof(*a));
-	return 0;
-}
-
-int weft_attr_init(weft_attr *attr)
-{
-	struct attr_data a;
-
-	if (!attr)
-		return weft__fail(EINVAL);
-	memset(attr, 0, sizeof(*attr));
-	memset(&a, 0, sizeof(a));
-	a.magic = ATTR_MAGIC;
-	return attr_write(attr, &a);
-}
-
-int weft_attr_setstacksize(weft_attr *attr, size_t size)
-{
-	struct attr_data a;
-
-	if (!attr || attr_read(attr, &a) == -1 ||
-	    (size && !weft__stack_size_ok(size)))
-		return weft__fail(EINVAL);
-	a.stack_size = size ? weft__page_round(size) : 0;
-	return attr_write(attr, &a);
-}
-
-int weft_attr_getstacksize(const weft_attr *attr, size_t *size)
-{
-	struct attr_data a;
-
-	if (!attr || !size || attr_read(attr, &a) == -1)
-		return weft__fail(EINVAL);
-	*size = a.stack_size;
-	return 0;
-}
-
-int weft_attr_setguard(weft_attr *attr, int guard)
-{
-	struct attr_data a;
-
-	if (!attr || attr_read(attr, &a) == -1 ||
-	    guard < WEFT_GUARD_AUTO || guard > WEFT_GUARD_CANARY)
-		return weft__fail(EINVAL);
-	a.guard = guard;
-	return attr_write(attr, &a);
-}
-
-int weft_attr_getguard(const weft_attr *attr, int *guard)
-{
-	struct attr_data a;
-
-	if (!attr || !guard || attr_read(attr, &a) == -1)
-		return weft__fail(EINVAL);
-	*guard = a.guard;
-	return 0;
-}
-
-int weft_attr_setdetached(weft_attr *attr, int detached)
-{
-	struct attr_data a;
-
-	if (!attr || attr_read(attr, &a) == -1 ||
-	    (detached != 0 && detached != 1))
-		return weft__fail(EINVAL);
-	a.detached = detached;
-	return attr_write(attr, &a);
-}
-
-int weft_attr_getdetached(const weft_attr *attr, int *detached)
-{
-	struct attr_data a;
-
-	if (!attr || !detached || attr_read(attr, &a) == -1)
-		return weft__fail(EINVAL);
-	*detached = a.detached;
-	return 0;
-}
-
-int weft_attr_setname(weft_attr *attr, const char *name)
-{
-	struct attr_data a;
-
-	if (!attr || attr_read(attr, &a) == -1)
-		return weft__fail(EINVAL);
-	if (!name)
-		memset(a.name, 0, sizeof(a.name));
-	else if (name_copy(a.name, name) == -1)
-		return -1;
-	return attr_write(attr, &a);
+	return weft__name_copy(t->name, name);
 }

@@ -12,20 +12,15 @@
 #include "base/sys.h"
 #include "io/fd.h"
 
-/* poll(2)'s events as the poller's (the same bits, by design). */
+_Static_assert(WEFT__EV_IN == POLLIN && WEFT__EV_PRI == POLLPRI &&
+    WEFT__EV_OUT == POLLOUT && WEFT__EV_RDHUP == POLLRDHUP,
+    "the poller's events are poll(2)'s");
+
+/* The events of poll(2) that can be waited for, as the poller's. */
 static uint32_t poll_events(short ev)
 {
-	uint32_t r = 0;
-
-	if (ev & POLLIN)
-		r |= WEFT__EV_IN;
-	if (ev & POLLPRI)
-		r |= WEFT__EV_PRI;
-	if (ev & POLLOUT)
-		r |= WEFT__EV_OUT;
-	if (ev & POLLRDHUP)
-		r |= WEFT__EV_RDHUP;
-	return r;
+	return (uint16_t)ev & (WEFT__EV_IN | WEFT__EV_PRI | WEFT__EV_OUT |
+	    WEFT__EV_RDHUP);
 }
 
 /* poll(2) outside a task, cut short by main's deadline. */

@@ -10,7 +10,7 @@
 
 struct cond {
 	weft__spin lk;
-	atomic_uint destroyed;
+	atomic_int destroyed;
 	struct weft__waitq q;
 };
 
@@ -18,25 +18,16 @@ _Static_assert(sizeof(struct cond) <= sizeof(weft_cond), "weft_cond size");
 
 int weft_cond_init(weft_cond *c)
 {
-	if (!c)
-		return weft__fail(EINVAL);
-	memset(c, 0, sizeof(*c));
-	return 0;
+	return weft__sync_zero(c, sizeof(*c));
 }
 
 int weft_cond_destroy(weft_cond *cv)
 {
 	struct cond *c = (struct cond *)cv;
-	int busy;
 
-	if (!c || atomic_load(&c->destroyed))
+	if (!c)
 		return weft__fail(EINVAL);
-	weft__spin_lock(&c->lk);
-	busy = !weft__waitq_empty(&c->q);
-	if (!busy)
-		atomic_store(&c->destroyed, 1);
-	weft__spin_unlock(&c->lk);
-	return busy ? weft__fail(EBUSY) : 0;
+	return weft__sync_retire(&c->lk, &c->q, &c->destroyed);
 }
 
 int weft_cond_wait(weft_cond *cv, weft_mutex *mu)
@@ -67,7 +58,8 @@ int weft_cond_wait(weft_cond *cv, weft_mutex *mu)
 	return err ? weft__fail(err) : 0;
 }
 
-int weft_cond_signal(weft_cond *cv)
+/* Wake the longest waiter, or all of them. */
+static int wake(weft_cond *cv, int all)
 {
 	struct cond *c = (struct cond *)cv;
 	struct weft__waiter *w;
@@ -75,22 +67,21 @@ int weft_cond_signal(weft_cond *cv)
 	if (!c || atomic_load(&c->destroyed))
 		return weft__fail(EINVAL);
 	weft__spin_lock(&c->lk);
-	if ((w = weft__waitq_pop(&c->q)))
+	while ((w = weft__waitq_pop(&c->q))) {
 		weft__waiter_done(w, 0);
+		if (!all)
+			break;
+	}
 	weft__spin_unlock(&c->lk);
 	return 0;
 }
 
-int weft_cond_broadcast(weft_cond *cv)
+int weft_cond_signal(weft_cond *c)
 {
-	struct cond *c = (struct cond *)cv;
-	struct weft__waiter *w;
+	return wake(c, 0);
+}
 
-	if (!c || atomic_load(&c->destroyed))
-		return weft__fail(EINVAL);
-	weft__spin_lock(&c->lk);
-	while ((w = weft__waitq_pop(&c->q)))
-		weft__waiter_done(w, 0);
-	weft__spin_unlock(&c->lk);
-	return 0;
+int weft_cond_broadcast(weft_cond *c)
+{
+	return wake(c, 1);
 }

@@ -22,10 +22,7 @@ _Static_assert(sizeof(struct weft__mutex) <= sizeof(weft_mutex),
 
 int weft_mutex_init(weft_mutex *m)
 {
-	if (!m)
-		return weft__fail(EINVAL);
-	memset(m, 0, sizeof(*m));
-	return 0;
+	return weft__sync_zero(m, sizeof(*m));
 }
 
 int weft_mutex_destroy(weft_mutex *mu)

@@ -35,16 +35,10 @@ int weft_sem_init(weft_sem *sm, unsigned value)
 int weft_sem_destroy(weft_sem *sm)
 {
 	struct sem *s = (struct sem *)sm;
-	int busy;
 
-	if (!s || atomic_load(&s->destroyed))
+	if (!s)
 		return weft__fail(EINVAL);
-	weft__spin_lock(&s->lk);
-	busy = !weft__waitq_empty(&s->q);
-	if (!busy)
-		atomic_store(&s->destroyed, 1);
-	weft__spin_unlock(&s->lk);
-	return busy ? weft__fail(EBUSY) : 0;
+	return weft__sync_retire(&s->lk, &s->q, &s->destroyed);
 }
 
 /* Take a unit if there is one. */

@@ -19,10 +19,7 @@ _Static_assert(sizeof(struct waitgroup) <= sizeof(weft_waitgroup),
 
 int weft_waitgroup_init(weft_waitgroup *wg)
 {
-	if (!wg)
-		return weft__fail(EINVAL);
-	memset(wg, 0, sizeof(*wg));
-	return 0;
+	return weft__sync_zero(wg, sizeof(*wg));
 }
 
 int weft_waitgroup_add(weft_waitgroup *g, int delta)

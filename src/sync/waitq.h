@@ -17,8 +17,10 @@
 #define WEFT_SYNC_WAITQ_H
 
 #include <stdatomic.h>
+#include <string.h>
 
 #include "base/compiler.h"
+#include "base/error.h"
 #include "base/list.h"
 #include "base/sys.h"
 #include "core/core.h"
@@ -143,6 +145,33 @@ static inline void weft__waiter_done(struct weft__waiter *w, int err)
 static inline int weft__waiter_is_done(struct weft__waiter *w)
 {
 	return atomic_load_explicit(&w->done, memory_order_acquire);
+}
+
+/* weft_mutex_init and the like: zero the caller's storage (a zeroed
+ * object is ready to use); 0, or -1 and EINVAL for NULL. */
+static inline int weft__sync_zero(void *obj, size_t size)
+{
+	if (!obj)
+		return weft__fail(EINVAL);
+	memset(obj, 0, size);
+	return 0;
+}
+
+/* weft_cond_destroy and the like: mark the object destroyed unless tasks
+ * wait on it; 0, or -1 and EBUSY (EINVAL: destroyed already). */
+static inline int weft__sync_retire(weft__spin *lk, struct weft__waitq *q,
+    atomic_int *destroyed)
+{
+	int busy;
+
+	if (atomic_load(destroyed))
+		return weft__fail(EINVAL);
+	weft__spin_lock(lk);
+	busy = !weft__waitq_empty(q);
+	if (!busy)
+		atomic_store(destroyed, 1);
+	weft__spin_unlock(lk);
+	return busy ? weft__fail(EBUSY) : 0;
 }
 
 /* The caller of a sync operation: the running task, or the thread's own
