@@ -434,6 +434,76 @@ START_TEST(no_descriptor_left_first_wait_fails)
 }
 END_TEST
 
+static void *identity_fn(void *arg)
+{
+	return arg;
+}
+
+struct starved_tasks {
+	int sleep_rc, blocking_rc, blocking_errno, read_rc, read_errno;
+	int pipefd[2];
+};
+
+static void *starved_task(void *arg)
+{
+	struct starved_tasks *s = arg;
+	void *r = NULL;
+	char c;
+
+	s->sleep_rc = weft_sleep(1);
+	errno = 0;
+	s->blocking_rc = weft_blocking(identity_fn, s, &r);
+	s->blocking_errno = errno;
+	errno = 0;
+	s->read_rc = (int)weft_read(s->pipefd[0], &c, 1);
+	s->read_errno = errno;
+	return NULL;
+}
+
+/* A fresh thread, no descriptor left: its task sleeps, and its first
+ * waits for the pool and for a pipe fail at once with EMFILE. */
+static void *starved_spawner(void *arg)
+{
+	weft_task *t = weft_spawn(starved_task, arg);
+
+	return U2P(t != NULL && weft_join(t, NULL) == 0);
+}
+
+START_TEST(no_descriptor_left_external_waits_fail)
+{
+	struct starved_tasks s;
+	struct rlimit rl, low;
+	pthread_t th;
+	void *ok = NULL;
+	int first, fd;
+
+	if (under_valgrind())
+		return;     /* valgrind keeps descriptors of its own */
+	memset(&s, 0, sizeof(s));
+	ck_assert_int_eq(pipe(s.pipefd), 0);
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	low = rl;
+	low.rlim_cur = 64;
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+	first = exhaust_fds();
+	ck_assert_int_ge(first, 0);
+	ck_assert_int_eq(pthread_create(&th, NULL, starved_spawner, &s), 0);
+	ck_assert_int_eq(pthread_join(th, &ok), 0);
+	for (fd = first; fd < 64; fd++)
+		close(fd);
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	close(s.pipefd[0]);
+	close(s.pipefd[1]);
+
+	ck_assert_uint_eq(P2U(ok), 1);
+	ck_assert_int_eq(s.sleep_rc, 0);
+	ck_assert_int_eq(s.blocking_rc, -1);
+	ck_assert_int_eq(s.blocking_errno, EMFILE);
+	ck_assert_int_eq(s.read_rc, -1);
+	ck_assert_int_eq(s.read_errno, EMFILE);
+}
+END_TEST
+
 static Suite *thread_suite(void)
 {
 	Suite *s = suite_create("thread");
@@ -451,6 +521,7 @@ static Suite *thread_suite(void)
 	tcase_add_test(tc, sharing_thread_opens_no_descriptor);
 	tcase_add_test(tc, sleeping_tasks_open_no_descriptor);
 	tcase_add_test(tc, no_descriptor_left_first_wait_fails);
+	tcase_add_test(tc, no_descriptor_left_external_waits_fail);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,8 +1,10 @@
 /*
- * The one singly linked queue, used both ways: FIFO (push at the tail, pop
- * at the head: the run queue, the pool's jobs) and LIFO (push at the head:
- * free lists and caches, where the most recently freed is the warmest).
- * All zeroes is an empty queue.  A node lives inside the object it queues.
+ * The one singly linked queue, in its two shapes: FIFO (struct
+ * weft__queue: push at the tail, pop at the head: the run queue, the
+ * pool's jobs) and LIFO (struct weft__lifo: free lists and caches, where
+ * the most recently freed is the warmest, and no tail needs keeping).
+ * Both take the same node, which lives inside the object it queues; all
+ * zeroes is empty.
  */
 #ifndef WEFT_BASE_QUEUE_H
 #define WEFT_BASE_QUEUE_H
@@ -34,16 +36,6 @@ static inline void weft__queue_push(struct weft__queue *q,
 	q->tail = n;
 }
 
-/* LIFO: n goes first. */
-static inline void weft__queue_push_front(struct weft__queue *q,
-    struct weft__qnode *n)
-{
-	n->next = q->head;
-	q->head = n;
-	if (!q->tail)
-		q->tail = n;
-}
-
 static inline struct weft__qnode *weft__queue_pop(struct weft__queue *q)
 {
 	struct weft__qnode *n = q->head;
@@ -53,6 +45,31 @@ static inline struct weft__qnode *weft__queue_pop(struct weft__queue *q)
 		if (!q->head)
 			q->tail = NULL;
 	}
+	return n;
+}
+
+struct weft__lifo {
+	struct weft__qnode *top;
+};
+
+static inline int weft__lifo_empty(const struct weft__lifo *l)
+{
+	return l->top == NULL;
+}
+
+static inline void weft__lifo_push(struct weft__lifo *l,
+    struct weft__qnode *n)
+{
+	n->next = l->top;
+	l->top = n;
+}
+
+static inline struct weft__qnode *weft__lifo_pop(struct weft__lifo *l)
+{
+	struct weft__qnode *n = l->top;
+
+	if (n)
+		l->top = n->next;
 	return n;
 }
 

@@ -9,24 +9,8 @@
 #include "core/attr.h"
 #include "core/stack.h"
 
-#define ATTR_MAGIC 0x77656674u   /* "weft" */
-
 _Static_assert(sizeof(struct weft__attr) <= sizeof(weft_attr),
     "weft_attr storage too small");
-
-int weft__attr_read(const weft_attr *attr, struct weft__attr *a)
-{
-	if (!attr) {
-		/* Defaults; the name is copied only when there is one. */
-		a->guard = WEFT_GUARD_AUTO;
-		a->detached = 0;
-		a->stack_size = 0;
-		a->name[0] = '\0';
-		return 0;
-	}
-	memcpy(a, attr, sizeof(*a));
-	return a->magic == ATTR_MAGIC ? 0 : weft__fail(EINVAL);
-}
 
 static int attr_write(weft_attr *attr, const struct weft__attr *a)
 {
@@ -64,7 +48,7 @@ int weft_attr_init(weft_attr *attr)
 		return weft__fail(EINVAL);
 	memset(attr, 0, sizeof(*attr));
 	memset(&a, 0, sizeof(a));
-	a.magic = ATTR_MAGIC;
+	a.magic = WEFT__ATTR_MAGIC;
 	return attr_write(attr, &a);
 }
 

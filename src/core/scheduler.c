@@ -131,6 +131,7 @@ int weft__park_until(struct weft_rt *rt, int64_t wake_at, int flags)
 {
 	struct weft__sched *s = &rt->sched;
 	struct weft_task *self = rt->view.current;
+	unsigned shared = (flags & WEFT__PARK_SHARED) == WEFT__PARK_SHARED;
 	int err;
 
 	if (!(flags & WEFT__PARK_NOINTR) && self->cancelled)
@@ -144,15 +145,15 @@ int weft__park_until(struct weft_rt *rt, int64_t wake_at, int flags)
 		return err;
 	self->nointr = (unsigned char)(flags & WEFT__PARK_NOINTR);
 	self->state = WEFT__PARKED;
-	if (flags & WEFT__PARK_EXTERNAL)
+	if (weft__unlikely(flags & WEFT__PARK_EXTERNAL)) {
 		s->external++;
-	if ((flags & WEFT__PARK_SHARED) == WEFT__PARK_SHARED)
-		s->shared++;
+		s->shared += shared;
+	}
 	switch_away(rt, self->stack);
-	if (flags & WEFT__PARK_EXTERNAL)
+	if (weft__unlikely(flags & WEFT__PARK_EXTERNAL)) {
 		s->external--;
-	if ((flags & WEFT__PARK_SHARED) == WEFT__PARK_SHARED)
-		s->shared--;
+		s->shared -= shared;
+	}
 	self->nointr = 0;
 	if (weft__heap_contains(&self->timer))
 		weft__heap_remove(&rt->loop.timers, &self->timer);

@@ -84,7 +84,7 @@ struct weft__arena {
 	unsigned nslots;
 	unsigned carved;                   /* slots handed out at least once */
 	unsigned inuse;
-	struct weft__queue free;           /* freed slots, descriptors intact */
+	struct weft__lifo free;            /* freed slots, descriptors intact */
 };
 
 /* ---- the process-wide mapping budget ------------------------------------ */
@@ -260,7 +260,7 @@ static void arena_free(struct weft__stacks *st, struct weft__arena *a)
 
 static int arena_has_room(const struct weft__arena *a)
 {
-	return !weft__queue_empty(&a->free) || a->carved < a->nslots;
+	return !weft__lifo_empty(&a->free) || a->carved < a->nslots;
 }
 
 /* Lay out slot number i of a: guard page, descriptor, canary. */
@@ -292,7 +292,7 @@ static struct weft__stack *arena_carve(struct weft__arena *a, unsigned i)
 static struct weft__stack *arena_take(struct weft__stacks *st,
     struct weft__arena *a, void (*entry)(void *))
 {
-	struct weft__qnode *n = weft__queue_pop(&a->free);
+	struct weft__qnode *n = weft__lifo_pop(&a->free);
 	struct weft__stack *s;
 
 	if (n) {
@@ -306,7 +306,7 @@ static struct weft__stack *arena_take(struct weft__stacks *st,
 	if (s->canary)
 		*s->canary = weft__canary_value(s->canary);
 	if (prepare(s, entry) == -1) {
-		weft__queue_push_front(&a->free, &s->node);
+		weft__lifo_push(&a->free, &s->node);
 		return NULL;
 	}
 	a->inuse++;
@@ -411,7 +411,7 @@ static void destroy(struct weft__stacks *st, struct weft__stack *s)
 	 * of freed stacks would cost more than it saves. */
 	if (s->low_sp < keep_from(st, s))
 		give_back_pages(st, s);
-	weft__queue_push_front(&a->free, &s->node);
+	weft__lifo_push(&a->free, &s->node);
 	arena_list(st, a);
 }
 
@@ -443,7 +443,7 @@ void weft__stacks_term(struct weft__stacks *st)
 	struct weft__qnode *n;
 
 	reap_zombie(st);
-	while ((n = weft__queue_pop(&st->cache)))
+	while ((n = weft__lifo_pop(&st->cache)))
 		destroy(st, weft__container_of(n, struct weft__stack, node));
 	st->ncached = 0;
 	/* Arenas still holding stacks of tasks that never finished. */
@@ -481,13 +481,13 @@ static struct weft__stack *guarded_new(struct weft__stacks *st, size_t size,
 struct weft__stack *weft__stack_get(struct weft__stacks *st, size_t size,
     int guard, void (*entry)(void *))
 {
-	struct weft__qnode *n = st->cache.head;
+	struct weft__qnode *n = st->cache.top;
 	struct weft__stack *s;
 
 	reap_zombie(st);
 	s = n ? weft__container_of(n, struct weft__stack, node) : NULL;
 	if (s && s->size == size && kind_fits(s, guard)) {
-		weft__queue_pop(&st->cache);
+		weft__lifo_pop(&st->cache);
 		st->ncached--;
 		s->node.next = NULL;
 		return s;
@@ -513,7 +513,7 @@ void weft__stack_put(struct weft__stacks *st, struct weft__stack *s,
 	if (s->size == st->default_size && st->ncached < st->max_cached) {
 		if (went_deep(st, s))
 			give_back_pages(st, s);
-		weft__queue_push_front(&st->cache, &s->node);
+		weft__lifo_push(&st->cache, &s->node);
 		st->ncached++;
 		return;
 	}

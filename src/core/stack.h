@@ -40,7 +40,7 @@ struct weft__stack {
 };
 
 struct weft__stacks {
-	struct weft__queue cache;    /* LIFO of stacks ready for reuse */
+	struct weft__lifo cache;     /* stacks ready for reuse */
 	size_t ncached;
 	size_t max_cached;
 	struct weft__stack *zombie;  /* released while still running on it */

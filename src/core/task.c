@@ -73,7 +73,7 @@ void weft__tasks_term(struct weft_rt *rt)
 		}
 		free(c);
 	}
-	ts->free.head = ts->free.tail = NULL;
+	ts->free.top = NULL;
 }
 
 static struct weft_task *task_alloc(struct weft_rt *rt)
@@ -82,7 +82,7 @@ static struct weft_task *task_alloc(struct weft_rt *rt)
 	struct weft__task_chunk *c;
 	unsigned i;
 
-	if (weft__unlikely(weft__queue_empty(&ts->free))) {
+	if (weft__unlikely(weft__lifo_empty(&ts->free))) {
 		c = calloc(1, sizeof(*c));
 		if (!c)
 			return NULL;
@@ -90,10 +90,10 @@ static struct weft_task *task_alloc(struct weft_rt *rt)
 		ts->chunks = c;
 		for (i = CHUNK_TASKS; i-- > 0;) {
 			weft__task_init_static(&c->tasks[i], rt);
-			weft__queue_push_front(&ts->free, &c->tasks[i].node);
+			weft__lifo_push(&ts->free, &c->tasks[i].node);
 		}
 	}
-	return weft__container_of(weft__queue_pop(&ts->free), struct weft_task,
+	return weft__container_of(weft__lifo_pop(&ts->free), struct weft_task,
 	    node);
 }
 
@@ -104,7 +104,7 @@ static void task_free(struct weft_rt *rt, struct weft_task *t)
 		t->errmsg = NULL;
 	}
 	t->state = WEFT__FREE;
-	weft__queue_push_front(&rt->tasks.free, &t->node);
+	weft__lifo_push(&rt->tasks.free, &t->node);
 }
 
 /* Release a finished task: its stack to the cache, the task to the pool. */

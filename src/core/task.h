@@ -54,7 +54,7 @@ struct weft_task {
 struct weft__task_chunk;
 
 struct weft__tasks {
-	struct weft__queue free;      /* the pool (LIFO) */
+	struct weft__lifo free;       /* the pool */
 	struct weft__task_chunk *chunks;
 	uint64_t live;                /* spawned, not yet reaped */
 	uint64_t unfinished;          /* spawned, fn not yet returned */

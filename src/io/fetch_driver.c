@@ -35,7 +35,7 @@ struct fetcher {
 	CURLM *multi;
 	struct weft_task *driver;
 	int64_t timer_at;            /* libcurl's timeout; INT64_MAX: none */
-	struct weft__queue pending;  /* sockets with events to hand over */
+	struct weft__lifo pending;   /* sockets with events to hand over */
 	struct weft__list socks;     /* every socket libcurl asked us to watch */
 	struct weft__list transfers; /* in flight */
 };
@@ -61,7 +61,7 @@ static void sock_ready(struct weft__pollsrc *src, uint32_t events)
 	s->events |= events;
 	if (!s->queued) {
 		s->queued = 1;
-		weft__queue_push_front(&f->pending, &s->pending);
+		weft__lifo_push(&f->pending, &s->pending);
 	}
 	weft__unpark(f->rt, f->driver, 0);
 }
@@ -154,7 +154,7 @@ static void drive(struct fetcher *f)
 	uint32_t ev;
 	int running;
 
-	while ((n = weft__queue_pop(&f->pending))) {
+	while ((n = weft__lifo_pop(&f->pending))) {
 		s = weft__container_of(n, struct csock, pending);
 		s->queued = 0;
 		if (s->removed) {
@@ -233,7 +233,7 @@ static void fetcher_term(void *part)
 	curl_multi_cleanup(f->multi);
 	weft__list_each_safe(l, tmp, &f->socks)
 		free(weft__container_of(l, struct csock, link));
-	while ((n = weft__queue_pop(&f->pending))) {
+	while ((n = weft__lifo_pop(&f->pending))) {
 		struct csock *s = weft__container_of(n, struct csock, pending);
 
 		if (s->removed)

@@ -195,7 +195,10 @@ int weft__offload(struct weft_rt *rt, void *(*fn)(void *), void *arg,
 	struct job *j = NULL;
 	int err = weft__interrupted(self);
 
-	if (!err && !(p = weft__rt_part(rt, &pool_type)))
+	/* The job comes back through the mailbox: the loop must be able to
+	 * sleep in the poller for it, so fail now if it cannot be made. */
+	if (!err && (!(p = weft__rt_part(rt, &pool_type)) ||
+	    !weft__loop_poller(rt)))
 		err = errno;
 	if (!err && !(j = calloc(1, sizeof(*j))))
 		err = ENOMEM;
