@@ -8,6 +8,7 @@
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -46,7 +47,15 @@ static void *accept_loop(void *arg)
 	int lfd = (int)(intptr_t)arg, fd;
 	weft_task *t;
 
-	while ((fd = weft_accept(lfd, NULL, NULL)) != -1) {
+	for (;;) {
+		if ((fd = weft_accept(lfd, NULL, NULL)) == -1) {
+			/* Out of descriptors: weft_accept has waited a
+			 * little first; serve on, the others will close. */
+			if (errno == EMFILE || errno == ENFILE ||
+			    errno == ECONNABORTED || errno == EINTR)
+				continue;
+			break;
+		}
 		t = weft_spawn(serve, (void *)(intptr_t)fd);
 		if (!t) {
 			perror("weft_spawn");

@@ -2572,6 +2572,29 @@ START_TEST(select_no_wait_needed)
 }
 END_TEST
 
+/* A descriptor case on a number that is not open fires at once with
+ * EBADF, as poll(2) reports POLLNVAL; from main and from a task. */
+static void *select_not_open_fn(void *arg)
+{
+	struct weft_select_case k = sel_fd(WEFT_SELECT_READ, *(int *)arg);
+	int r = weft_select(&k, 1, 1000);
+
+	return U2P(r == 0 && k.err == EBADF);
+}
+
+START_TEST(select_fd_not_open_is_ebadf)
+{
+	int fd = unused_fd();
+	struct weft_select_case k;
+
+	ck_assert_int_ge(fd, 0);
+	k = sel_fd(WEFT_SELECT_WRITE, fd);
+	ck_assert_int_eq(weft_select(&k, 1, 1000), 0);
+	ck_assert_int_eq(k.err, EBADF);
+	ck_assert_uint_eq(P2U(run_task(select_not_open_fn, &fd)), 1);
+}
+END_TEST
+
 static Suite *chan_suite(void)
 {
 	Suite *s = suite_create("chan");
@@ -2606,6 +2629,7 @@ static Suite *chan_suite(void)
 	tc = tcase_create("select");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, select_first_ready_in_array_order);
+	tcase_add_test(tc, select_fd_not_open_is_ebadf);
 	tcase_add_loop_test(tc, select_waits_for_a_case, 0, 2);
 	tcase_add_test(tc, select_timeout);
 	tcase_add_loop_test(tc, select_send_case, 0, 2);

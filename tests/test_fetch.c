@@ -979,6 +979,80 @@ START_TEST(opts_validation)
 }
 END_TEST
 
+/* A size that cuts through a field, or that no structure could have. */
+START_TEST(opts_size_between_fields)
+{
+	static const size_t bad[] = { 12, 20, 30, 50, sizeof(weft_fetch_opts) + 4,
+	    (size_t)1 << 30, SIZE_MAX };
+	struct http_server *srv = start_server();
+	struct call c;
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		call_setup_opts(&c, srv, "/body");
+		c.opts.size = bad[i];
+		run_in_task(&c);
+		expect_fail(&c, EINVAL);
+		ck_assert_msg(strstr(c.msg, "size") != NULL, "errmsg: %s", c.msg);
+	}
+	/* At a field's end the size is fine. */
+	call_setup_opts(&c, srv, "/body");
+	c.opts.size = offsetof(weft_fetch_opts, headers);
+	run_in_task(&c);
+	expect_ok(&c, 200, "hello, weft\n", 12);
+	call_free(&c);
+	ck_assert_uint_eq(srv->requests, 1);
+	stop_server(srv);
+}
+END_TEST
+
+/* Line breaks that would add headers or requests never reach the wire. */
+START_TEST(opts_no_request_smuggling)
+{
+	static const char *const crlf[] = { "X-A: 1\r\nX-Smuggled: 1", NULL };
+	static const char *const lf[] = { "X-A: 1", "X-B: 2\n", NULL };
+	static const char *const cr[] = { "X-A: 1\rGET /x HTTP/1.1", NULL };
+	static const char *const bad_methods[] = { "", "GET /x", "PO\r\nST",
+	    "G\tT", "DEL\"ETE" };
+	struct http_server *srv = start_server();
+	const char *const *headers[] = { crlf, lf, cr };
+	struct call c;
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		call_setup_opts(&c, srv, "/body");
+		c.opts.headers = headers[i];
+		run_in_task(&c);
+		expect_fail(&c, EINVAL);
+		ck_assert_msg(strstr(c.msg, "header") != NULL, "errmsg: %s", c.msg);
+	}
+	for (i = 0; i < sizeof(bad_methods) / sizeof(bad_methods[0]); i++) {
+		call_setup_opts(&c, srv, "/body");
+		c.opts.method = bad_methods[i];
+		run_in_task(&c);
+		expect_fail(&c, EINVAL);
+		ck_assert_msg(strstr(c.msg, "method") != NULL, "errmsg: %s", c.msg);
+	}
+	call_setup_opts(&c, srv, "/body");
+	c.opts.user_agent = "weft\r\nX-Smuggled: 1";
+	run_in_task(&c);
+	expect_fail(&c, EINVAL);
+	call_setup_opts(&c, srv, "/body");
+	c.opts.body = "x";
+	c.opts.body_len = SIZE_MAX;
+	run_in_task(&c);
+	expect_fail(&c, EINVAL);
+	ck_assert_uint_eq(srv->requests, 0);
+	/* A method that is a token is sent as it is. */
+	call_setup_opts(&c, srv, "/body");
+	c.opts.method = "GET";
+	run_in_task(&c);
+	expect_ok(&c, 200, "hello, weft\n", 12);
+	call_free(&c);
+	stop_server(srv);
+}
+END_TEST
+
 /*
  * Binary compatibility: a caller built against a newer <weft.h>, whose
  * structure is larger, is served as long as the fields unknown here are 0.
@@ -1737,6 +1811,8 @@ static Suite *fetch_suite(void)
 	tcase_add_test(tc, bad_urls);
 	tcase_add_test(tc, opts_validation);
 	tcase_add_test(tc, opts_binary_compat);
+	tcase_add_test(tc, opts_size_between_fields);
+	tcase_add_test(tc, opts_no_request_smuggling);
 	tcase_add_test(tc, errmsg_per_task);
 	suite_add_tcase(s, tc);
 

@@ -927,6 +927,120 @@ START_TEST(group_waits_for_other_thread)
 }
 END_TEST
 
+/* ---- several waiters; destroy while waited on, or from a member ----------- */
+
+struct gate {
+	weft_group *g;
+	int open;                     /* members return once this is set */
+	int got[2], rc[2], err[2];
+	int destroy_rc, destroy_err, wait_rc, wait_err;
+};
+
+static void *gated_member(void *arg)
+{
+	struct gate *gt = arg;
+
+	while (!gt->open)
+		weft_sleep(1);
+	return U2P(1);
+}
+
+struct next_arg {
+	struct gate *gt;
+	int k;
+};
+
+static void *next_waiter(void *arg)
+{
+	struct next_arg *na = arg;
+	struct gate *gt = na->gt;
+	void *r;
+
+	while ((gt->rc[na->k] = weft_group_next(gt->g, NULL, &r)) == 0)
+		gt->got[na->k]++;
+	gt->err[na->k] = errno;
+	return NULL;
+}
+
+/* Two tasks in weft_group_next: every member goes to one of them, both end
+ * with ECHILD; destroy is refused while they wait.  Run from a task, so
+ * that its weft_yield lets the others run until they park. */
+static void *two_waiters_fn(void *arg)
+{
+	struct gate *gt = arg;
+	struct next_arg a0 = { gt, 0 }, a1 = { gt, 1 };
+	weft_task *w0, *w1;
+	int i;
+
+	gt->g = weft_group_create(0);
+	TASK_CHECK(gt->g != NULL);
+	for (i = 0; i < 6; i++)
+		TASK_CHECK(weft_group_spawn(gt->g, gated_member, gt) != NULL);
+	w0 = weft_spawn(next_waiter, &a0);
+	w1 = weft_spawn(next_waiter, &a1);
+	TASK_CHECK(w0 != NULL && w1 != NULL);
+	weft_yield();                 /* the others run until they park */
+	TASK_CHECK_FAILS(weft_group_destroy(gt->g), EBUSY);
+	gt->open = 1;
+	TASK_CHECK(weft_join(w0, NULL) == 0);
+	TASK_CHECK(weft_join(w1, NULL) == 0);
+	return NULL;
+}
+
+START_TEST(group_two_waiters)
+{
+	struct gate gt;
+	int i;
+
+	task_checks_reset();
+	memset(&gt, 0, sizeof(gt));
+	run_task(two_waiters_fn, &gt);
+	assert_task_checks_passed();
+	/* Every member went to one waiter, and neither was left parked. */
+	ck_assert_int_eq(gt.got[0] + gt.got[1], 6);
+	for (i = 0; i < 2; i++) {
+		ck_assert_int_eq(gt.rc[i], -1);
+		ck_assert_int_eq(gt.err[i], ECHILD);
+	}
+	ck_assert_int_eq(weft_group_destroy(gt.g), 0);
+}
+END_TEST
+
+static void *self_destroying_member(void *arg)
+{
+	struct gate *gt = arg;
+
+	errno = 0;
+	gt->wait_rc = weft_group_wait(gt->g);
+	gt->wait_err = errno;
+	errno = 0;
+	gt->destroy_rc = weft_group_destroy(gt->g);
+	gt->destroy_err = errno;
+	return U2P(7);
+}
+
+/* A member cannot wait for or destroy its own group: EDEADLK at once. */
+START_TEST(group_destroy_from_member)
+{
+	struct gate gt;
+	uint64_t id;
+	void *r = NULL;
+	int64_t t0 = weft_now();
+
+	memset(&gt, 0, sizeof(gt));
+	ck_assert_ptr_nonnull(gt.g = weft_group_create(0));
+	ck_assert_ptr_nonnull(weft_group_spawn(gt.g, self_destroying_member, &gt));
+	ck_assert_int_eq(weft_group_next(gt.g, &id, &r), 0);
+	ck_assert_uint_eq(P2U(r), 7);
+	ck_assert_int_eq(gt.wait_rc, -1);
+	ck_assert_int_eq(gt.wait_err, EDEADLK);
+	ck_assert_int_eq(gt.destroy_rc, -1);
+	ck_assert_int_eq(gt.destroy_err, EDEADLK);
+	ck_assert_int_lt(weft_now() - t0, 2000 * MS_NS * slow_factor());
+	ck_assert_int_eq(weft_group_destroy(gt.g), 0);
+}
+END_TEST
+
 static Suite *group_suite(void)
 {
 	Suite *s = suite_create("group");
@@ -950,6 +1064,8 @@ static Suite *group_suite(void)
 	tcase_add_loop_test(tc, group_wait_cancelled, 0, 2);
 	tcase_add_test(tc, group_run_leaves_results);
 	tcase_add_test(tc, group_waits_for_other_thread);
+	tcase_add_test(tc, group_two_waiters);
+	tcase_add_test(tc, group_destroy_from_member);
 	suite_add_tcase(s, tc);
 
 	return s;

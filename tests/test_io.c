@@ -20,6 +20,7 @@
 #include "config.h"
 
 #include <check.h>
+#include <limits.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -1732,6 +1733,286 @@ START_TEST(bad_fds)
 }
 END_TEST
 
+/* ---- regressions: unpollable descriptors, stray numbers ----------------- */
+
+struct refused_poll {
+	int fd;
+	short events;
+	int timeout_ms;
+	int rc, err;
+	int64_t took_ns;
+	int done, ticks;
+};
+
+/* poll(2) on /dev/null for events it never has: 0 after the timeout. */
+static void *refused_poll_fn(void *arg)
+{
+	struct refused_poll *p = arg;
+	struct pollfd f = { .fd = p->fd, .events = p->events };
+	int64_t t0 = weft_now();
+
+	errno = 0;
+	p->rc = weft_poll(&f, 1, p->timeout_ms);
+	p->err = errno;
+	p->took_ns = weft_now() - t0;
+	p->done = 1;
+	return NULL;
+}
+
+static void *refused_ticker_fn(void *arg)
+{
+	struct refused_poll *p = arg;
+
+	while (!p->done && weft_sleep(1) == 0)
+		p->ticks++;
+	return NULL;
+}
+
+START_TEST(poll_unpollable_times_out)
+{
+	static const short never[] = { POLLPRI, POLLRDHUP, 0 };
+	struct refused_poll p;
+	weft_task *a, *b;
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		memset(&p, 0, sizeof(p));
+		p.fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+		ck_assert_int_ge(p.fd, 0);
+		p.events = never[i];
+		p.timeout_ms = 60;
+		a = weft_spawn(refused_poll_fn, &p);
+		b = weft_spawn(refused_ticker_fn, &p);
+		ck_assert_ptr_nonnull(a);
+		ck_assert_ptr_nonnull(b);
+		ck_assert_int_eq(weft_join(a, NULL), 0);
+		ck_assert_int_eq(weft_join(b, NULL), 0);
+		ck_assert_msg(p.rc == 0, "events %#x: weft_poll returned %d (%s)",
+		    (unsigned)p.events, p.rc, strerror(p.err));
+		ck_assert_int_ge(p.took_ns, 60 * MS_NS);
+		ck_assert_int_lt(p.took_ns, 5000 * MS_NS * slow_factor());
+		/* The poller parked: the ticker ran all along. */
+		ck_assert_int_ge(p.ticks, 5);
+		close(p.fd);
+	}
+}
+END_TEST
+
+struct mixed_refused {
+	int null_fd, pipe[2];
+	int rc;
+	short revents_null, revents_pipe;
+};
+
+static void *mixed_refused_fn(void *arg)
+{
+	struct mixed_refused *m = arg;
+	struct pollfd f[2] = {
+		{ .fd = m->null_fd, .events = POLLPRI },
+		{ .fd = m->pipe[0], .events = POLLIN },
+	};
+
+	m->rc = weft_poll(f, 2, 10000);
+	m->revents_null = f[0].revents;
+	m->revents_pipe = f[1].revents;
+	return NULL;
+}
+
+static void *late_writer_fn(void *arg)
+{
+	struct mixed_refused *m = arg;
+
+	weft_sleep(30);
+	return U2P(weft_write(m->pipe[1], "x", 1) == 1);
+}
+
+/* An unpollable descriptor in the set does not stop the others waking it. */
+START_TEST(poll_unpollable_with_others)
+{
+	struct mixed_refused m;
+	weft_task *a, *b;
+	void *ok = NULL;
+
+	memset(&m, 0, sizeof(m));
+	m.null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	ck_assert_int_ge(m.null_fd, 0);
+	make_pipe(m.pipe);
+	a = weft_spawn(mixed_refused_fn, &m);
+	b = weft_spawn(late_writer_fn, &m);
+	ck_assert_int_eq(weft_join(a, NULL), 0);
+	ck_assert_int_eq(weft_join(b, &ok), 0);
+	ck_assert_uint_eq(P2U(ok), 1);
+	ck_assert_int_eq(m.rc, 1);
+	ck_assert_int_eq(m.revents_null, 0);
+	ck_assert_int_eq(m.revents_pipe, POLLIN);
+	close(m.null_fd);
+	close(m.pipe[0]);
+	close(m.pipe[1]);
+}
+END_TEST
+
+/* Resident memory in KiB (VmRSS). */
+static long rss_kib(void)
+{
+	FILE *f = fopen("/proc/self/status", "re");
+	char line[256];
+	long kib = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}
+
+static void *stray_numbers_fn(void *arg)
+{
+	static const int numbers[] = { 100000000, 1 << 30, INT_MAX };
+	struct sockaddr_in a = loopback_addr(9);
+	char buf[8];
+	size_t i;
+	int wrong = 0;
+
+	(void)arg;
+	for (i = 0; i < sizeof(numbers) / sizeof(numbers[0]); i++) {
+		int fd = numbers[i];
+
+		errno = 0;
+		wrong += !(weft_read(fd, buf, 1) == -1 && errno == EBADF);
+		errno = 0;
+		wrong += !(weft_write(fd, "x", 1) == -1 && errno == EBADF);
+		errno = 0;
+		wrong += !(weft_recv(fd, buf, 1, 0) == -1 && errno == EBADF);
+		errno = 0;
+		wrong += !(weft_send(fd, "x", 1, 0) == -1 && errno == EBADF);
+		errno = 0;
+		wrong += !(weft_accept(fd, NULL, NULL) == -1 && errno == EBADF);
+		errno = 0;
+		wrong += !(weft_connect(fd, (struct sockaddr *)&a, sizeof(a)) ==
+		    -1 && errno == EBADF);
+	}
+	return U2P(wrong);
+}
+
+/* A huge number that names no descriptor is EBADF at once: no table
+ * grown to its size. */
+START_TEST(stray_fd_number_is_ebadf)
+{
+	long before = rss_kib();
+	int64_t t0 = weft_now();
+	void *wrong = run_task(stray_numbers_fn, NULL);
+
+	ck_assert_uint_eq(P2U(wrong), 0);
+	ck_assert_int_lt(weft_now() - t0, 2000 * MS_NS * slow_factor());
+	ck_assert_int_ge(before, 0);
+	ck_assert_int_lt(rss_kib() - before, 16 * 1024);
+}
+END_TEST
+
+/* ---- accept with no descriptor left --------------------------------------- */
+
+struct emfile_accept {
+	int lfd, n;
+	int rc[4], err[4];
+	int64_t took_ns;
+	int done, ticks;
+};
+
+static void *emfile_acceptor_fn(void *arg)
+{
+	struct emfile_accept *a = arg;
+	int64_t t0 = weft_now();
+	int i;
+
+	for (i = 0; i < a->n; i++) {
+		errno = 0;
+		a->rc[i] = weft_accept(a->lfd, NULL, NULL);
+		a->err[i] = errno;
+		if (a->rc[i] >= 0)
+			close(a->rc[i]);
+	}
+	a->took_ns = weft_now() - t0;
+	a->done = 1;
+	return NULL;
+}
+
+static void *emfile_ticker_fn(void *arg)
+{
+	struct emfile_accept *a = arg;
+
+	while (!a->done && weft_sleep(1) == 0)
+		a->ticks++;
+	return NULL;
+}
+
+static void *poll_once_fn(void *arg)
+{
+	struct pollfd f = { .fd = *(int *)arg, .events = POLLIN };
+
+	return U2P(weft_poll(&f, 1, 1) == 0);
+}
+
+/* A retrying accept loop with no descriptor left lets the others run. */
+START_TEST(accept_out_of_descriptors_backs_off)
+{
+	struct emfile_accept a;
+	struct rlimit rl, low;
+	struct sockaddr_in addr;
+	weft_task *t, *k;
+	uint16_t port = 0;
+	int cfd, first, fd, i;
+
+	if (under_valgrind())
+		return;     /* valgrind keeps descriptors of its own */
+	memset(&a, 0, sizeof(a));
+	a.n = 4;
+	a.lfd = loopback_socket(16, &port);
+	ck_assert_int_ge(a.lfd, 0);
+	/* The runtime's poller and the listener's entry exist already. */
+	ck_assert_uint_eq(P2U(run_task(poll_once_fn, &a.lfd)), 1);
+	cfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	addr = loopback_addr(port);
+	ck_assert_int_eq(connect(cfd, (struct sockaddr *)&addr, sizeof(addr)), 0);
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	low = rl;
+	low.rlim_cur = 64;
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+	first = -1;
+	while ((fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0)
+		if (first < 0)
+			first = fd;
+	ck_assert_int_eq(errno, EMFILE);
+	t = weft_spawn(emfile_acceptor_fn, &a);
+	k = weft_spawn(emfile_ticker_fn, &a);
+	ck_assert_ptr_nonnull(t);
+	ck_assert_ptr_nonnull(k);
+	ck_assert_int_eq(weft_join(t, NULL), 0);
+	ck_assert_int_eq(weft_join(k, NULL), 0);
+	for (fd = first; fd >= 0 && fd < 64; fd++)
+		close(fd);
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+
+	for (i = 0; i < 4; i++) {
+		ck_assert_int_eq(a.rc[i], -1);
+		ck_assert_int_eq(a.err[i], EMFILE);
+	}
+	/* Four waits of 20 ms, and the ticker ran during them. */
+	ck_assert_int_ge(a.took_ns, 4 * 20 * MS_NS);
+	ck_assert_int_ge(a.ticks, 10);
+	/* With descriptors again, the queued connection is accepted. */
+	memset(a.rc, 0, sizeof(a.rc));
+	a.done = 0;
+	a.n = 1;
+	ck_assert_ptr_nonnull(t = weft_spawn(emfile_acceptor_fn, &a));
+	ck_assert_int_eq(weft_join(t, NULL), 0);
+	ck_assert_int_ge(a.rc[0], 0);
+	ck_assert_int_eq(weft_close(cfd), 0);
+	weft_close(a.lfd);
+}
+END_TEST
+
 static Suite *io_suite(void)
 {
 	Suite *s = suite_create("io");
@@ -1757,11 +2038,15 @@ static Suite *io_suite(void)
 	tcase_add_loop_test(tc, close_wakes_waiters, 0, 4);
 	tcase_add_loop_test(tc, fd_reuse, 0, 3);
 	tcase_add_test(tc, bad_fds);
+	tcase_add_test(tc, stray_fd_number_is_ebadf);
+	tcase_add_test(tc, accept_out_of_descriptors_backs_off);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("poll");
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, poll_semantics);
+	tcase_add_test(tc, poll_unpollable_times_out);
+	tcase_add_test(tc, poll_unpollable_with_others);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("files");

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -987,6 +988,97 @@ START_TEST(segv_not_overflow_chained)
 }
 END_TEST
 
+/* ---- the handler stays: faults of the application, then an overflow ------ */
+
+static sigjmp_buf recover_at;
+static volatile sig_atomic_t own_faults;
+
+static void recovering_handler(int sig, siginfo_t *si, void *uc)
+{
+	(void)sig;
+	(void)si;
+	(void)uc;
+	own_faults++;
+	siglongjmp(recover_at, 1);
+}
+
+/*
+ * The application recovers from faults of its own (its handler was there
+ * before weft's); weft's handler passes each one on and stays installed,
+ * so a task overflow afterwards is still reported.
+ */
+static void foreign_faults_child(void *arg)
+{
+	struct sigaction sa, now;
+	struct overflow_case oc = { WEFT_GUARD_PAGE, OVERFLOW_STACK };
+	volatile int *bad = no_access_page();
+	weft_task *t;
+	int i;
+
+	(void)arg;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = recovering_handler;
+	sa.sa_flags = SA_SIGINFO;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGSEGV, &sa, NULL) == -1)
+		child_fail(13, "sigaction: %s", strerror(errno));
+	t = weft_spawn(ret_fn, NULL);          /* weft installs its handler */
+	if (t == NULL || weft_join(t, NULL) != 0)
+		child_fail(11, "warm-up task failed: %s", strerror(errno));
+	for (i = 0; i < 3; i++)
+		if (sigsetjmp(recover_at, 1) == 0)
+			*bad = i;
+	if (own_faults != 3)
+		child_fail(14, "the application's handler ran %d times, not 3",
+		    (int)own_faults);
+	if (sigaction(SIGSEGV, NULL, &now) == -1 ||
+	    ((now.sa_flags & SA_SIGINFO) && now.sa_sigaction == recovering_handler))
+		child_fail(15, "weft's SIGSEGV handler is gone");
+	overflow_guard_child(&oc);
+}
+
+START_TEST(overflow_reported_after_foreign_faults)
+{
+	struct child_out out;
+
+	if (skip_unsafe("SIGSEGV handling"))
+		return;
+	run_child(foreign_faults_child, NULL, &out);
+	assert_overflow_report(&out, "guard page hit at 0x");
+}
+END_TEST
+
+/* Unbounded recursion on a canary stack runs off the arena's bottom: the
+ * fault is reported as that task's overflow, not a plain SIGSEGV. */
+static void canary_recursion_child(void *arg)
+{
+	weft_attr a;
+	weft_task *t;
+
+	(void)arg;
+	if (weft_attr_init(&a) || weft_attr_setstacksize(&a, OVERFLOW_STACK) ||
+	    weft_attr_setguard(&a, WEFT_GUARD_CANARY) ||
+	    weft_attr_setname(&a, "deep"))
+		child_fail(10, "attr setup failed: %s", strerror(errno));
+	t = weft_spawn_attr(deep_fn, NULL, &a);
+	if (t == NULL)
+		child_fail(11, "spawn failed: %s", strerror(errno));
+	fprintf(stderr, "id=%" PRIu64 "\n", weft_task_id(t));
+	weft_join(t, NULL);
+	child_fail(12, "survived unbounded recursion");
+}
+
+START_TEST(overflow_canary_recursion)
+{
+	struct child_out out;
+
+	if (skip_unsafe("stack overflow"))
+		return;
+	run_child(canary_recursion_child, NULL, &out);
+	assert_overflow_report(&out, "ran below its stack, fault at 0x");
+}
+END_TEST
+
 /* ---- out of memory: spawn fails with ENOMEM, never aborts ------------------ */
 
 static long vm_size(void)
@@ -1118,6 +1210,8 @@ static Suite *stack_suite(void)
 	tcase_add_test(tc, overflow_cached_stack);
 	tcase_add_test(tc, segv_not_overflow_default);
 	tcase_add_test(tc, segv_not_overflow_chained);
+	tcase_add_test(tc, overflow_reported_after_foreign_faults);
+	tcase_add_test(tc, overflow_canary_recursion);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("enomem");

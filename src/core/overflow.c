@@ -5,9 +5,12 @@
  * running off its end faults.  The SIGSEGV handler runs on an alternate
  * signal stack, since the task's own stack is what overflowed, and asks
  * the runtime which stack the thread is running on; if the fault is in
- * that stack's guard it names the task and aborts.  Any other fault goes
- * back to the disposition that was there before.  Canary stacks are
- * checked at each switch instead (stack.h).
+ * that stack's guard, or the faulting code's stack pointer is below the
+ * stack (a canary stack run off its end, or a frame larger than the guard
+ * that jumped over it), it names the task and aborts.  Any other fault is
+ * the application's: the handler that was installed before weft's gets
+ * it, every time, and weft's stays installed.  Canary stacks are also
+ * checked at each switch (stack.h).
  */
 #include "base/compiler.h"
 
@@ -16,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include "base/sys.h"
@@ -83,17 +87,50 @@ static struct weft__stack *running_stack(void)
 static struct sigaction previous_segv;
 static pthread_once_t segv_once = PTHREAD_ONCE_INIT;
 
+/* Was the faulting code's stack pointer below s, the stack it runs on? */
+static int sp_below(const struct weft__stack *s, const void *ucv)
+{
+#if defined(__x86_64__) && defined(REG_RSP)
+	const ucontext_t *uc = ucv;
+
+	return (uintptr_t)uc->uc_mcontext.gregs[REG_RSP] < (uintptr_t)s->lo;
+#else
+	(void)s;
+	(void)ucv;
+	return 0;
+#endif
+}
+
+/* The application's fault: hand it to the handler that was there first. */
+static void forward(int sig, siginfo_t *si, void *uc)
+{
+	const struct sigaction *p = &previous_segv;
+
+	if (p->sa_flags & SA_SIGINFO) {
+		p->sa_sigaction(sig, si, uc);
+	} else if (p->sa_handler != SIG_DFL && p->sa_handler != SIG_IGN) {
+		p->sa_handler(sig);
+	} else {
+		/* The default: let the instruction fault again and the
+		 * process die of it, with its core. */
+		weft__sys_sigaction(SIGSEGV, p, NULL);
+	}
+}
+
 static void on_segv(int sig, siginfo_t *si, void *uc)
 {
 	struct weft__stack *s = running_stack();
 
-	(void)sig;
-	(void)uc;
-	if (s && weft__stack_guard_hit(s, si->si_addr))
-		weft__overflow_report(s, "guard page hit at", si->si_addr);
-	/* Not ours: return with the previous disposition back in place, so
-	 * the faulting instruction faults again and is handled as before. */
-	weft__sys_sigaction(SIGSEGV, &previous_segv, NULL);
+	/* Only faults the kernel raised (si_code > 0) say where. */
+	if (s && si->si_code > 0) {
+		if (weft__stack_guard_hit(s, si->si_addr))
+			weft__overflow_report(s, "guard page hit at",
+			    si->si_addr);
+		if (sp_below(s, uc))
+			weft__overflow_report(s, "ran below its stack, fault at",
+			    si->si_addr);
+	}
+	forward(sig, si, uc);
 }
 
 static void segv_install(void)

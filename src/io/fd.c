@@ -76,7 +76,10 @@ struct weft__fd *weft__fd_get(struct weft_rt *rt, int fd)
 		return weft__fail_null(EBADF);
 	if (!(t = weft__rt_part(rt, &fdtab_type)))
 		return NULL;
-	if ((size_t)fd >= t->nfds && fdtab_grow(t, fd) == -1)
+	/* A number past the table grows it: only for an open descriptor,
+	 * so a stray number is EBADF at once, not a huge table. */
+	if ((size_t)fd >= t->nfds && (weft__sys_fcntl(fd, F_GETFD, 0) == -1 ||
+	    fdtab_grow(t, fd) == -1))
 		return NULL;
 	if ((e = t->fds[fd]))
 		return e;

@@ -48,9 +48,12 @@ struct weft_response {
 /* fetch_response.c */
 void weft__headers_free(struct weft__header *h, size_t n);
 /* The caller's options, as far as its size says it knows them; 0, or -1
- * and EINVAL. */
+ * and EINVAL with *why saying what is wrong: a size that does not end at
+ * a field, a negative limit, a method that is not a token, a line break
+ * in a header or the user agent (it would smuggle headers or requests),
+ * a body_len past INT64_MAX. */
 int weft__fetch_opts_read(const weft_fetch_opts *in,
-    struct weft_fetch_opts *o);
+    struct weft_fetch_opts *o, const char **why);
 
 /* fetch_transfer.c */
 void weft__transfer_free(struct weft__transfer *x);

@@ -236,8 +236,8 @@ static int curl_errno(const struct weft__transfer *x)
 		return EHOSTUNREACH;
 	case CURLE_COULDNT_CONNECT:
 		curl_easy_getinfo(x->easy, CURLINFO_OS_ERRNO, &os);
-		return os == EHOSTUNREACH || os == ENETUNREACH ? (int)os :
-		    ECONNREFUSED;
+		return os == EHOSTUNREACH || os == ENETUNREACH ||
+		    os == EMFILE || os == ENFILE ? (int)os : ECONNREFUSED;
 	case CURLE_OPERATION_TIMEDOUT:
 		return ETIMEDOUT;
 	case CURLE_FILESIZE_EXCEEDED:
@@ -335,13 +335,13 @@ weft_response *weft_fetch(const char *url, const weft_fetch_opts *opts)
 	struct weft_rt *rt;
 	struct weft__transfer x;
 	int64_t timeout, left, deadline;
+	const char *why = "no URL";
 
 	memset(&x, 0, sizeof(x));
 	if (!(rt = weft__rt_get()))
 		return NULL;
-	if (!url || weft__fetch_opts_read(opts, &x.opts) == -1) {
-		weft__task_set_errmsg(weft__self(rt), url ? "invalid weft_fetch_opts" :
-		    "no URL");
+	if (!url || weft__fetch_opts_read(opts, &x.opts, &why) == -1) {
+		weft__task_set_errmsg(weft__self(rt), why);
 		return weft__fail_null(EINVAL);
 	}
 	pthread_once(&curl_once, curl_init);

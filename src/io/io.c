@@ -19,6 +19,9 @@
 #include "io/fd.h"
 #include "io/pool.h"
 
+/* How long a task's weft_accept waits when no descriptor is left. */
+#define ACCEPT_BACKOFF_NS (20 * WEFT__NS_PER_MS)
+
 /* Outside a task: wait with poll(2), within main's deadline. */
 static int block_on(struct weft_rt *rt, int fd, short events)
 {
@@ -126,6 +129,23 @@ static ssize_t op_outside(struct weft_rt *rt, const struct io_op *o)
 	}
 }
 
+/*
+ * accept(2) found no descriptor left.  The connection stays queued, so a
+ * loop that retries at once would hold the thread at full speed while the
+ * tasks that would close descriptors never run: park a moment first, then
+ * report it (or the deadline, or the cancellation, if either comes first).
+ */
+static ssize_t accept_backoff(struct weft_rt *rt, int err)
+{
+	int64_t until = weft__add_ns(weft_now(), ACCEPT_BACKOFF_NS);
+	int park_err;
+
+	while (!(park_err = weft__park_until(rt, until, 0)) &&
+	    weft_now() < until)
+		;
+	return weft__fail(park_err ? park_err : err);
+}
+
 /* Run o until it makes progress once (or fails), parking as needed. */
 static ssize_t op_once(struct io_op *o)
 {
@@ -154,6 +174,9 @@ static ssize_t op_once(struct io_op *o)
 				return -1;
 			continue;
 		}
+		if (o->op == OP_ACCEPT && r == -1 &&
+		    (errno == EMFILE || errno == ENFILE))
+			return accept_backoff(rt, errno);
 		if (!would_block(r))
 			return r;
 		if ((err = weft__fd_wait(rt, e, op_events(o))))

@@ -43,13 +43,19 @@ static int poll_outside(struct weft_rt *rt, struct pollfd *fds, nfds_t n,
 	return r;
 }
 
-/* Park on every fd of the set until one is ready or wake_at passes. */
+/*
+ * Park on every fd of the set until one is ready or wake_at passes; 0 or
+ * an errno.  A descriptor the poller refuses (a regular file, /dev/null)
+ * is ready at once for what poll(2) calls ready and never for the rest
+ * (POLLPRI, POLLRDHUP, no events): it is not watched, and the wait is for
+ * the others or the time.
+ */
 static int poll_park(struct weft_rt *rt, struct pollfd *fds, nfds_t n,
     struct weft__fdwait *ws, int64_t wake_at)
 {
 	struct weft__fd *e;
 	nfds_t i, linked;
-	int err = 0;
+	int err = 0, watched = 0;
 
 	for (linked = 0; linked < n; linked++) {
 		if (fds[linked].fd < 0)
@@ -59,14 +65,16 @@ static int poll_park(struct weft_rt *rt, struct pollfd *fds, nfds_t n,
 			break;
 		}
 		if (weft__fd_watch(rt, e, poll_events(fds[linked].events),
-		    &ws[linked]) == -1) {
-			/* Regular files are always ready: look again. */
-			err = -1;
+		    &ws[linked]) == 0)
+			watched = 1;
+		else if (errno != EPERM) {
+			err = errno;
 			break;
 		}
 	}
 	if (!err)
-		err = weft__park_until(rt, wake_at, WEFT__PARK_EXTERNAL);
+		err = weft__park_until(rt, wake_at,
+		    watched ? WEFT__PARK_EXTERNAL : 0);
 	for (i = 0; i < linked; i++)
 		if (fds[i].fd >= 0)
 			weft__fd_unwatch(weft__fd_peek(rt, fds[i].fd), &ws[i]);

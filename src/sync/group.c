@@ -3,8 +3,11 @@
  *
  * Each task of a group runs its function inside a wrapper that, when the
  * function returns, puts the task on the group's list of finished tasks
- * (completion order) and wakes whoever waits on the group.  Destroying the
- * group cancels and reaps what is left, so no task outlives its group.
+ * (completion order) and wakes whoever waits on the group: any number of
+ * tasks may wait, each finished member goes to one of them.  Destroying
+ * the group cancels and reaps what is left, so no task outlives its group;
+ * it is refused while tasks wait on the group (EBUSY) and from one of its
+ * own members (EDEADLK), which would wait for itself.
  */
 #include "base/compiler.h"
 #include "base/error.h"
@@ -36,7 +39,13 @@ struct weft_group {
 	struct weft__list members;
 	struct weft__queue done;      /* finished, not yet taken: in order */
 	size_t live;                  /* members not yet reaped */
-	struct weft_task *waiter;     /* parked in next, wait or destroy */
+	struct weft__list waiters;    /* struct waiter: in next, wait, destroy */
+};
+
+/* A task parked until a member finishes, on its own stack. */
+struct waiter {
+	struct weft__link link;
+	struct weft_task *task;
 };
 
 static struct weft_rt *own_group(const weft_group *g)
@@ -76,6 +85,16 @@ static void cancel_all(weft_group *g)
 	}
 }
 
+/* Let every task waiting on g look again. */
+static void wake_waiters(weft_group *g)
+{
+	struct weft__link *l;
+
+	weft__list_each(l, &g->waiters)
+		weft__unpark(g->rt, weft__container_of(l, struct waiter,
+		    link)->task, 0);
+}
+
 static void *member_main(void *arg)
 {
 	struct member *m = arg;
@@ -87,8 +106,7 @@ static void *member_main(void *arg)
 	if (m->result == WEFT_TASK_FAILED && (g->flags & WEFT_GROUP_FAIL_FAST) &&
 	    !g->cancelled)
 		cancel_all(g);
-	if (g->waiter)
-		weft__unpark(g->rt, g->waiter, 0);
+	wake_waiters(g);
 	return NULL;
 }
 
@@ -116,17 +134,36 @@ weft_task *weft_group_spawn(weft_group *g, void *(*fn)(void *), void *arg)
 	return m->task;
 }
 
-/* Park until a member finishes; 0 or why the wait ended. */
+/* Park until a finished member is there to take: 0, ECHILD when none is
+ * left to finish (another waiter took the last), or why the wait ended. */
 static int wait_done(weft_group *g, int flags)
 {
 	struct weft_rt *rt = g->rt;
+	struct waiter w;
 	int err = 0;
 
-	g->waiter = weft__self(rt);
-	while (weft__queue_empty(&g->done) && !(err = weft__park(rt, flags)))
+	w.task = weft__self(rt);
+	weft__link_init(&w.link);
+	weft__list_push_back(&g->waiters, &w.link);
+	while (weft__queue_empty(&g->done) && g->live > 0 &&
+	    !(err = weft__park(rt, flags)))
 		;
-	g->waiter = NULL;
+	weft__list_remove(&g->waiters, &w.link);
+	if (!err && weft__queue_empty(&g->done))
+		err = ECHILD;
 	return err;
+}
+
+/* Is the calling task one of g's members? */
+static int caller_is_member(weft_group *g)
+{
+	struct weft_task *self = weft__self(g->rt);
+	struct weft__link *l;
+
+	weft__list_each(l, &g->members)
+		if (weft__container_of(l, struct member, link)->task == self)
+			return 1;
+	return 0;
 }
 
 /* Take the first finished member off the lists and free its task. */
@@ -136,7 +173,9 @@ static void reap_first(weft_group *g, uint64_t *id, void **result)
 	    struct member, done);
 
 	weft__list_remove(&g->members, &m->link);
-	g->live--;
+	/* The last one taken: the other waiters get ECHILD. */
+	if (--g->live == 0)
+		wake_waiters(g);
 	if (id)
 		*id = weft_task_id(m->task);
 	if (result)
@@ -153,8 +192,6 @@ int weft_group_next(weft_group *g, uint64_t *id, void **result)
 
 	if (!own_group(g))
 		return weft__fail(EINVAL);
-	if (weft__queue_empty(&g->done) && g->live == 0)
-		return weft__fail(ECHILD);
 	if ((err = wait_done(g, 0)))
 		return weft__fail(err);
 	reap_first(g, id, result);
@@ -168,7 +205,9 @@ static int reap_all(weft_group *g, int flags)
 	void *r;
 
 	while (g->live) {
-		if ((err = wait_done(g, flags)))
+		if ((err = wait_done(g, flags)) == ECHILD)
+			break;
+		if (err)
 			return -err;
 		reap_first(g, NULL, &r);
 		failed += r == WEFT_TASK_FAILED;
@@ -182,6 +221,8 @@ int weft_group_wait(weft_group *g)
 
 	if (!own_group(g))
 		return weft__fail(EINVAL);
+	if (caller_is_member(g))
+		return weft__fail(EDEADLK);
 	n = reap_all(g, 0);
 	return n >= 0 ? n : weft__fail(-n);
 }
@@ -198,6 +239,10 @@ int weft_group_destroy(weft_group *g)
 {
 	if (!own_group(g))
 		return weft__fail(EINVAL);
+	if (caller_is_member(g))
+		return weft__fail(EDEADLK);
+	if (!weft__list_empty(&g->waiters))
+		return weft__fail(EBUSY);
 	cancel_all(g);
 	reap_all(g, WEFT__PARK_NOINTR);
 	g->magic = 0;

@@ -87,18 +87,29 @@ static int fd_check(struct weft_rt *rt, const struct weft_select_case *c)
 	return c->fd >= 0 ? 0 : EINVAL;
 }
 
-static int fd_ready(struct weft_select_case *c)
+/* poll(2)'s answer for c's descriptor; 0: nothing yet. */
+static short fd_revents(const struct weft_select_case *c)
 {
 	struct pollfd p = { .fd = c->fd,
 	    .events = c->op == WEFT_SELECT_READ ? POLLIN : POLLOUT };
 
-	return weft__sys_poll(&p, 1, 0) == 1;
+	return weft__sys_poll(&p, 1, 0) == 1 ? p.revents : 0;
 }
 
+static int fd_ready(struct weft_select_case *c)
+{
+	return fd_revents(c) != 0;
+}
+
+/* A descriptor that is not open fires at once, with EBADF. */
 static int fd_try(struct weft_rt *rt, struct weft_select_case *c)
 {
+	short r = fd_revents(c);
+
 	(void)rt;
-	return fd_ready(c);
+	if (r & POLLNVAL)
+		c->err = EBADF;
+	return r != 0;
 }
 
 /* A descriptor that cannot be watched (a regular file) is always ready:
@@ -124,8 +135,9 @@ static void fd_fired(struct weft_rt *rt, struct weft_select_case *c,
     struct weft__selwait *p)
 {
 	(void)rt;
-	(void)c;
 	(void)p;
+	if (fd_revents(c) & POLLNVAL)
+		c->err = EBADF;
 }
 
 static const struct weft__select_kind fd_kind = {
