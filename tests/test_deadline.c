@@ -292,19 +292,20 @@ static void assert_sleep_result(const struct sleep_result *r, const char *where)
 	    "%s: weft_sleep(2000) under a 100 ms deadline: %d errno %d (%s)",
 	    where, r->rc, r->err, strerror(r->err));
 	ck_assert_msg(r->end >= r->deadline, "%s: returned before the deadline", where);
-	ck_assert_msg(r->end - r->start < 1500 * MS_NS,
+	ck_assert_msg(r->end - r->start < 1500 * MS_NS * slow_factor(),
 	    "%s: weft_sleep(2000) under a 100 ms deadline took %lld ms", where,
 	    (long long)((r->end - r->start) / MS_NS));
 	ck_assert_msg(r->rc_ns == -1 && r->err_ns == ETIMEDOUT,
 	    "%s: weft_sleep_ns: %d errno %d (%s)", where, r->rc_ns, r->err_ns,
 	    strerror(r->err_ns));
 	ck_assert(r->end_ns >= r->deadline_ns);
-	ck_assert(r->end_ns - r->deadline_ns < 1500 * MS_NS);
+	ck_assert(r->end_ns - r->deadline_ns < 1500 * MS_NS * slow_factor());
 	ck_assert_msg(r->rc_until == -1 && r->err_until == ETIMEDOUT,
 	    "%s: weft_sleep_until: %d errno %d (%s)", where, r->rc_until,
 	    r->err_until, strerror(r->err_until));
 	ck_assert(r->end_until >= r->deadline_until);
-	ck_assert(r->end_until - r->deadline_until < 1500 * MS_NS);
+	ck_assert(r->end_until - r->deadline_until <
+	    1500 * MS_NS * slow_factor());
 	ck_assert_int_eq(r->after_rc, 0);
 	ck_assert_int_ge(r->after_elapsed, 10 * MS_NS);
 }
@@ -516,7 +517,7 @@ START_TEST(join_bounded_by_deadline)
 		    where, jb->rc, jb->err, strerror(jb->err));
 		ck_assert_uint_eq(P2U(jb->r), 0xdead);
 		ck_assert_msg(jb->end >= jb->deadline, "%s: join returned before its deadline", where);
-		ck_assert_msg(jb->end - jb->start < 4500 * MS_NS,
+		ck_assert_msg(jb->end - jb->start < 4500 * MS_NS * slow_factor(),
 		    "%s: join under a 200 ms deadline took %lld ms", where,
 		    (long long)((jb->end - jb->start) / MS_NS));
 		ck_assert_int_eq(jb->cancel_rc, 0);
@@ -525,7 +526,7 @@ START_TEST(join_bounded_by_deadline)
 		ck_assert_msg(g_ls[k].rc == -1 && g_ls[k].err == ECANCELED,
 		    "%s: the cancelled sleeper's weft_sleep: %d errno %d (%s)",
 		    where, g_ls[k].rc, g_ls[k].err, strerror(g_ls[k].err));
-		ck_assert_int_lt(g_ls[k].elapsed, 4500 * MS_NS);
+		ck_assert_int_lt(g_ls[k].elapsed, 4500 * MS_NS * slow_factor());
 	}
 	ck_assert(weft_deadline() == WEFT_NO_DEADLINE);
 }
@@ -830,7 +831,7 @@ START_TEST(cancel_each_wait)
 	    wait_names[_i], g_cv.rc, g_cv.err, strerror(g_cv.err));
 	assert_task_checks_passed();
 	/* Promptly: before what it waited for could have happened. */
-	ck_assert_int_lt(g_cv.end - g_cv.start, 4500 * MS_NS);
+	ck_assert_int_lt(g_cv.end - g_cv.start, 4500 * MS_NS * slow_factor());
 	if (_i == WAIT_JOIN) {
 		ck_assert_int_eq(g_cv.helper_done_at_return, 0);
 		/* The target of the cancelled join is still joinable. */

@@ -979,6 +979,14 @@ START_TEST(opts_validation)
 }
 END_TEST
 
+/* Run c in a task: it must fail with EINVAL and weft_errmsg name word. */
+static void expect_invalid(struct call *c, const char *word)
+{
+	run_in_task(c);
+	expect_fail(c, EINVAL);
+	ck_assert_msg(strstr(c->msg, word) != NULL, "errmsg: %s", c->msg);
+}
+
 /* A size that cuts through a field, or that no structure could have. */
 START_TEST(opts_size_between_fields)
 {
@@ -991,9 +999,7 @@ START_TEST(opts_size_between_fields)
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		call_setup_opts(&c, srv, "/body");
 		c.opts.size = bad[i];
-		run_in_task(&c);
-		expect_fail(&c, EINVAL);
-		ck_assert_msg(strstr(c.msg, "size") != NULL, "errmsg: %s", c.msg);
+		expect_invalid(&c, "size");
 	}
 	/* At a field's end the size is fine. */
 	call_setup_opts(&c, srv, "/body");
@@ -1022,26 +1028,20 @@ START_TEST(opts_no_request_smuggling)
 	for (i = 0; i < 3; i++) {
 		call_setup_opts(&c, srv, "/body");
 		c.opts.headers = headers[i];
-		run_in_task(&c);
-		expect_fail(&c, EINVAL);
-		ck_assert_msg(strstr(c.msg, "header") != NULL, "errmsg: %s", c.msg);
+		expect_invalid(&c, "header");
 	}
 	for (i = 0; i < sizeof(bad_methods) / sizeof(bad_methods[0]); i++) {
 		call_setup_opts(&c, srv, "/body");
 		c.opts.method = bad_methods[i];
-		run_in_task(&c);
-		expect_fail(&c, EINVAL);
-		ck_assert_msg(strstr(c.msg, "method") != NULL, "errmsg: %s", c.msg);
+		expect_invalid(&c, "method");
 	}
 	call_setup_opts(&c, srv, "/body");
 	c.opts.user_agent = "weft\r\nX-Smuggled: 1";
-	run_in_task(&c);
-	expect_fail(&c, EINVAL);
+	expect_invalid(&c, "user_agent");
 	call_setup_opts(&c, srv, "/body");
 	c.opts.body = "x";
 	c.opts.body_len = SIZE_MAX;
-	run_in_task(&c);
-	expect_fail(&c, EINVAL);
+	expect_invalid(&c, "body_len");
 	ck_assert_uint_eq(srv->requests, 0);
 	/* A method that is a token is sent as it is. */
 	call_setup_opts(&c, srv, "/body");

@@ -1772,7 +1772,6 @@ START_TEST(poll_unpollable_times_out)
 {
 	static const short never[] = { POLLPRI, POLLRDHUP, 0 };
 	struct refused_poll p;
-	weft_task *a, *b;
 	int i;
 
 	for (i = 0; i < 3; i++) {
@@ -1781,12 +1780,7 @@ START_TEST(poll_unpollable_times_out)
 		ck_assert_int_ge(p.fd, 0);
 		p.events = never[i];
 		p.timeout_ms = 60;
-		a = weft_spawn(refused_poll_fn, &p);
-		b = weft_spawn(refused_ticker_fn, &p);
-		ck_assert_ptr_nonnull(a);
-		ck_assert_ptr_nonnull(b);
-		ck_assert_int_eq(weft_join(a, NULL), 0);
-		ck_assert_int_eq(weft_join(b, NULL), 0);
+		run_pair(refused_poll_fn, &p, refused_ticker_fn, &p);
 		ck_assert_msg(p.rc == 0, "events %#x: weft_poll returned %d (%s)",
 		    (unsigned)p.events, p.rc, strerror(p.err));
 		ck_assert_int_ge(p.took_ns, 60 * MS_NS);
@@ -1954,15 +1948,19 @@ static void *poll_once_fn(void *arg)
 	return U2P(weft_poll(&f, 1, 1) == 0);
 }
 
+static void emfile_pair(void *arg)
+{
+	run_pair(emfile_acceptor_fn, arg, emfile_ticker_fn, arg);
+}
+
 /* A retrying accept loop with no descriptor left lets the others run. */
 START_TEST(accept_out_of_descriptors_backs_off)
 {
 	struct emfile_accept a;
-	struct rlimit rl, low;
 	struct sockaddr_in addr;
-	weft_task *t, *k;
+	weft_task *t;
 	uint16_t port = 0;
-	int cfd, first, fd, i;
+	int cfd, i;
 
 	if (under_valgrind())
 		return;     /* valgrind keeps descriptors of its own */
@@ -1975,24 +1973,7 @@ START_TEST(accept_out_of_descriptors_backs_off)
 	cfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	addr = loopback_addr(port);
 	ck_assert_int_eq(connect(cfd, (struct sockaddr *)&addr, sizeof(addr)), 0);
-	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
-	low = rl;
-	low.rlim_cur = 64;
-	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
-	first = -1;
-	while ((fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0)
-		if (first < 0)
-			first = fd;
-	ck_assert_int_eq(errno, EMFILE);
-	t = weft_spawn(emfile_acceptor_fn, &a);
-	k = weft_spawn(emfile_ticker_fn, &a);
-	ck_assert_ptr_nonnull(t);
-	ck_assert_ptr_nonnull(k);
-	ck_assert_int_eq(weft_join(t, NULL), 0);
-	ck_assert_int_eq(weft_join(k, NULL), 0);
-	for (fd = first; fd >= 0 && fd < 64; fd++)
-		close(fd);
-	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	run_without_fds(emfile_pair, &a);
 
 	for (i = 0; i < 4; i++) {
 		ck_assert_int_eq(a.rc[i], -1);

@@ -681,14 +681,15 @@ struct overflow_case {
 
 enum { OVERFLOW_STACK = 64 * 1024 };
 
-static void overflow_guard_child(void *arg)
+/* In a child: a task "deep" of that policy and size recurses without end;
+ * its id goes to stderr first.  Returns only if it survives (a failure). */
+static void run_deep(int guard, size_t size)
 {
-	const struct overflow_case *oc = arg;
 	weft_attr a;
 	weft_task *t;
 
-	if (weft_attr_init(&a) || weft_attr_setstacksize(&a, oc->size) ||
-	    weft_attr_setguard(&a, oc->guard) || weft_attr_setname(&a, "deep"))
+	if (weft_attr_init(&a) || (size && weft_attr_setstacksize(&a, size)) ||
+	    weft_attr_setguard(&a, guard) || weft_attr_setname(&a, "deep"))
 		child_fail(10, "attr setup failed: %s", strerror(errno));
 	t = weft_spawn_attr(deep_fn, NULL, &a);
 	if (t == NULL)
@@ -696,6 +697,13 @@ static void overflow_guard_child(void *arg)
 	fprintf(stderr, "id=%" PRIu64 "\n", weft_task_id(t));
 	weft_join(t, NULL);
 	child_fail(12, "survived unbounded recursion");
+}
+
+static void overflow_guard_child(void *arg)
+{
+	const struct overflow_case *oc = arg;
+
+	run_deep(oc->guard, oc->size);
 }
 
 /*
@@ -853,21 +861,13 @@ END_TEST
 /* A stack that came out of the cache still has its guard page. */
 static void overflow_cached_child(void *arg)
 {
-	weft_attr a;
 	weft_task *t;
 
 	(void)arg;
 	t = weft_spawn(ret_fn, NULL);
 	if (t == NULL || weft_join(t, NULL) != 0)
 		child_fail(11, "warm-up task failed: %s", strerror(errno));
-	if (weft_attr_init(&a) || weft_attr_setname(&a, "deep"))
-		child_fail(10, "attr setup failed: %s", strerror(errno));
-	t = weft_spawn_attr(deep_fn, NULL, &a);
-	if (t == NULL)
-		child_fail(11, "spawn failed: %s", strerror(errno));
-	fprintf(stderr, "id=%" PRIu64 "\n", weft_task_id(t));
-	weft_join(t, NULL);
-	child_fail(12, "survived unbounded recursion");
+	run_deep(WEFT_GUARD_AUTO, 0);
 }
 
 START_TEST(overflow_cached_stack)
@@ -1052,20 +1052,8 @@ END_TEST
  * fault is reported as that task's overflow, not a plain SIGSEGV. */
 static void canary_recursion_child(void *arg)
 {
-	weft_attr a;
-	weft_task *t;
-
 	(void)arg;
-	if (weft_attr_init(&a) || weft_attr_setstacksize(&a, OVERFLOW_STACK) ||
-	    weft_attr_setguard(&a, WEFT_GUARD_CANARY) ||
-	    weft_attr_setname(&a, "deep"))
-		child_fail(10, "attr setup failed: %s", strerror(errno));
-	t = weft_spawn_attr(deep_fn, NULL, &a);
-	if (t == NULL)
-		child_fail(11, "spawn failed: %s", strerror(errno));
-	fprintf(stderr, "id=%" PRIu64 "\n", weft_task_id(t));
-	weft_join(t, NULL);
-	child_fail(12, "survived unbounded recursion");
+	run_deep(WEFT_GUARD_CANARY, OVERFLOW_STACK);
 }
 
 START_TEST(overflow_canary_recursion)

@@ -360,17 +360,6 @@ START_TEST(sleeping_tasks_open_no_descriptor)
 }
 END_TEST
 
-/* Open descriptors until none is left: returns the lowest one opened. */
-static int exhaust_fds(void)
-{
-	int first = -1, fd;
-
-	while ((fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0)
-		if (first < 0)
-			first = fd;
-	return errno == EMFILE ? first : -1;
-}
-
 struct starved {
 	weft_mutex mu;
 	weft_chan *buffered, *unbuffered;
@@ -393,12 +382,18 @@ static void *starved_thread(void *arg)
 	return NULL;
 }
 
+static void starved_thread_run(void *arg)
+{
+	pthread_t th;
+
+	ck_assert_int_eq(pthread_create(&th, NULL, starved_thread, arg), 0);
+	ck_assert_int_eq(pthread_join(th, NULL), 0);
+}
+
 START_TEST(no_descriptor_left_first_wait_fails)
 {
 	struct starved s;
-	struct rlimit rl, low;
-	pthread_t th;
-	int first, fd, v = 9;
+	int v = 9;
 
 	if (under_valgrind())
 		return;     /* valgrind keeps descriptors of its own */
@@ -406,17 +401,7 @@ START_TEST(no_descriptor_left_first_wait_fails)
 	ck_assert_int_eq(weft_mutex_init(&s.mu), 0);
 	ck_assert_ptr_nonnull(s.buffered = weft_chan_create(sizeof(int), 1));
 	ck_assert_ptr_nonnull(s.unbuffered = weft_chan_create(sizeof(int), 0));
-	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
-	low = rl;
-	low.rlim_cur = 64;
-	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
-	first = exhaust_fds();
-	ck_assert_int_ge(first, 0);
-	ck_assert_int_eq(pthread_create(&th, NULL, starved_thread, &s), 0);
-	ck_assert_int_eq(pthread_join(th, NULL), 0);
-	for (fd = first; fd < 64; fd++)
-		close(fd);
-	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	run_without_fds(starved_thread_run, &s);
 
 	ck_assert_int_eq(s.lock_rc, 0);
 	ck_assert_int_eq(s.unlock_rc, 0);
@@ -469,29 +454,32 @@ static void *starved_spawner(void *arg)
 	return U2P(t != NULL && weft_join(t, NULL) == 0);
 }
 
+struct spawner_run {
+	struct starved_tasks *s;
+	void *ok;
+};
+
+static void starved_spawner_run(void *arg)
+{
+	struct spawner_run *r = arg;
+	pthread_t th;
+
+	ck_assert_int_eq(pthread_create(&th, NULL, starved_spawner, r->s), 0);
+	ck_assert_int_eq(pthread_join(th, &r->ok), 0);
+}
+
 START_TEST(no_descriptor_left_external_waits_fail)
 {
 	struct starved_tasks s;
-	struct rlimit rl, low;
-	pthread_t th;
-	void *ok = NULL;
-	int first, fd;
+	struct spawner_run run = { &s, NULL };
+	void *ok;
 
 	if (under_valgrind())
 		return;     /* valgrind keeps descriptors of its own */
 	memset(&s, 0, sizeof(s));
 	ck_assert_int_eq(pipe(s.pipefd), 0);
-	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
-	low = rl;
-	low.rlim_cur = 64;
-	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
-	first = exhaust_fds();
-	ck_assert_int_ge(first, 0);
-	ck_assert_int_eq(pthread_create(&th, NULL, starved_spawner, &s), 0);
-	ck_assert_int_eq(pthread_join(th, &ok), 0);
-	for (fd = first; fd < 64; fd++)
-		close(fd);
-	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	run_without_fds(starved_spawner_run, &run);
+	ok = run.ok;
 	close(s.pipefd[0]);
 	close(s.pipefd[1]);
 

@@ -325,6 +325,42 @@ static inline void *run_task(void *(*fn)(void *), void *arg)
 	return r;
 }
 
+/* Spawn fa(a) and fb(b) from main, side by side, and join both. */
+static inline void run_pair(void *(*fa)(void *), void *a,
+    void *(*fb)(void *), void *b)
+{
+	weft_task *ta = weft_spawn(fa, a), *tb = weft_spawn(fb, b);
+
+	ck_assert_ptr_nonnull(ta);
+	ck_assert_ptr_nonnull(tb);
+	ck_assert_int_eq(weft_join(ta, NULL), 0);
+	ck_assert_int_eq(weft_join(tb, NULL), 0);
+}
+
+/*
+ * Run body(arg) while the process has no descriptor left: the soft limit
+ * lowered to 64 and every free number below it taken; then everything is
+ * given back.  Not under Valgrind, which keeps descriptors of its own.
+ */
+static inline void run_without_fds(void (*body)(void *), void *arg)
+{
+	struct rlimit rl, low;
+	int first = -1, fd;
+
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	low = rl;
+	low.rlim_cur = 64;
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+	while ((fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0)
+		if (first < 0)
+			first = fd;
+	ck_assert_int_eq(errno, EMFILE);
+	body(arg);
+	for (fd = first; fd >= 0 && fd < 64; fd++)
+		close(fd);
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+}
+
 /* Inside a task: yield n times, noting any failure. */
 static inline void yield_n(int n)
 {
