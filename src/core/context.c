@@ -21,6 +21,11 @@
 #define WEFT_ASAN 1
 #endif
 
+#if defined(__SANITIZE_THREAD__)
+#include <sanitizer/tsan_interface.h>
+#define WEFT_TSAN 1
+#endif
+
 /*
  * Tell AddressSanitizer that the next instructions move to another stack,
  * so it neither reports false positives nor loses track of fake frames.
@@ -33,6 +38,11 @@ static inline void asan_leave(struct weft__ctx *from, struct weft__ctx *to)
 #else
 	(void)from;
 	(void)to;
+#endif
+#ifdef WEFT_TSAN
+	/* ThreadSanitizer: the thread now runs to's fiber, and what from
+	 * did happens before what to does (flags 0: synchronise). */
+	__tsan_switch_to_fiber(to->tsan_fiber, 0);
 #endif
 }
 
@@ -99,6 +109,10 @@ int weft__ctx_prepare(struct weft__ctx *c, void *lo, size_t size,
 	c->stack_size = size;
 	c->asan_fake = NULL;
 	c->fresh = 1;
+#ifdef WEFT_TSAN
+	if (!c->tsan_fiber && !(c->tsan_fiber = __tsan_create_fiber(0)))
+		return -1;
+#endif
 #ifdef WEFT_SWITCH_UCONTEXT
 	if (getcontext(&c->uc) == -1)
 		return -1;
@@ -115,6 +129,20 @@ void weft__ctx_init_thread(struct weft__ctx *c)
 	c->stack_size = 0;
 	c->asan_fake = NULL;
 	c->fresh = 0;
+#ifdef WEFT_TSAN
+	c->tsan_fiber = __tsan_get_current_fiber();
+#else
+	c->tsan_fiber = NULL;
+#endif
+}
+
+void weft__ctx_release(struct weft__ctx *c)
+{
+#ifdef WEFT_TSAN
+	if (c->tsan_fiber)
+		__tsan_destroy_fiber(c->tsan_fiber);
+#endif
+	c->tsan_fiber = NULL;
 }
 
 #if defined(WEFT_SWITCH_UCONTEXT)

@@ -36,6 +36,7 @@ struct weft__ctx {
 	size_t stack_size;       /* 0 when unknown (the thread's own stack) */
 	unsigned char fresh;     /* prepared but never entered */
 	void *asan_fake;         /* ASan fake stack of the suspended context */
+	void *tsan_fiber;        /* ThreadSanitizer's fiber for this context */
 };
 
 /* Per-runtime scratch for entering fresh contexts (unused by ucontext). */
@@ -51,6 +52,9 @@ int weft__ctx_prepare(struct weft__ctx *c, void *lo, size_t size,
 
 /* Describe the context of the thread's own stack. */
 void weft__ctx_init_thread(struct weft__ctx *c);
+
+/* c will never run again: drop what sanitizers keep for it. */
+void weft__ctx_release(struct weft__ctx *c);
 
 /*
  * Save the running context in from and resume to.  Returns when someone

@@ -396,6 +396,7 @@ static void destroy(struct weft__stacks *st, struct weft__stack *s)
 	struct weft__arena *a = s->arena;
 
 	VALGRIND_STACK_DEREGISTER(s->vg_id);
+	weft__ctx_release(&s->ctx);
 	if (s->kind == WEFT__STACK_GUARDED) {
 		st->nguarded--;
 		if (!guard_regions)
