@@ -9,6 +9,8 @@
 #ifndef WEFT_CORE_CORE_H
 #define WEFT_CORE_CORE_H
 
+#include <stdatomic.h>
+
 #include "base/compiler.h"
 #include "base/error.h"
 #include "base/queue.h"
@@ -140,9 +142,13 @@ static inline int weft__park(struct weft_rt *rt, int flags)
  * is left alone.  t's own thread only. */
 void weft__unpark(struct weft_rt *rt, struct weft_task *t, int err);
 
-/* Wake t from any thread: directly on its own thread, else through its
- * runtime's mailbox. */
-void weft__wake(struct weft_task *t);
+/*
+ * Complete a wait of t from any thread: set *done (with release order)
+ * and wake t, directly on its own thread, else through its runtime's
+ * mailbox.  t may see *done, return and let its thread exit at once: its
+ * runtime stays until this call has finished with it.
+ */
+void weft__wake_done(struct weft_task *t, atomic_int *done);
 
 /* Let every ready task run, then come back (the task stays ready). */
 void weft__yield(struct weft_rt *rt);

@@ -26,6 +26,7 @@ void weft__loop_init(struct weft__loop *l)
 	l->poller = NULL;
 	atomic_init(&l->mailbox.top, NULL);
 	atomic_init(&l->wake_pending, 1);
+	atomic_init(&l->posting, 0);
 }
 
 void weft__loop_term(struct weft__loop *l)

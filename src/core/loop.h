@@ -25,6 +25,9 @@ struct weft__loop {
 	 * loop spins looking at the mailbox, or while there is no poller:
 	 * posters then need not write. */
 	atomic_int wake_pending;
+	/* Other threads between marking a wait of ours done and the end of
+	 * their wake-up: the runtime is not freed while this is not 0. */
+	atomic_int posting;
 };
 
 void weft__loop_init(struct weft__loop *l);

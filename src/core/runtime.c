@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/sys.h"
 #include "core/overflow.h"
 #include "core/runtime.h"
 
@@ -39,6 +40,10 @@ static void rt_destroy(void *p)
 	struct weft_rt *rt = p;
 
 	weft__tls_rt = NULL;
+	/* A task of ours saw its wait done while the other thread was still
+	 * posting the wake-up: let that thread finish with us first. */
+	while (atomic_load(&rt->loop.posting))
+		weft__sys_sched_yield();
 	parts_term(rt);
 	weft__loop_discard_mail(&rt->loop);
 	weft__tasks_term(rt);

@@ -46,17 +46,23 @@ void weft__unpark(struct weft_rt *rt, struct weft_task *t, int err)
 
 /* ---- wake-ups from other threads --------------------------------------- */
 
-void weft__wake(struct weft_task *t)
+void weft__wake_done(struct weft_task *t, atomic_int *done)
 {
 	struct weft_rt *owner = t->rt;
 
 	if (owner == weft__tls_rt) {
+		atomic_store_explicit(done, 1, memory_order_release);
 		weft__unpark(owner, t, 0);
 		return;
 	}
-	if (atomic_exchange(&t->wake_posted, 1))
-		return;                 /* one is on its way already */
-	weft__mailbox_post(owner, &t->wake_msg);
+	/* Say we are coming before t can see done: its thread then waits
+	 * for us before it frees its runtime (runtime.c). */
+	atomic_fetch_add(&owner->loop.posting, 1);
+	atomic_store_explicit(done, 1, memory_order_release);
+	/* One wake-up on its way is enough; a stale one is harmless. */
+	if (!atomic_exchange(&t->wake_posted, 1))
+		weft__mailbox_post(owner, &t->wake_msg);
+	atomic_fetch_sub(&owner->loop.posting, 1);
 }
 
 void weft__sched_wake_msg(struct weft__msg *m, struct weft_rt *rt)

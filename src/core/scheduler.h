@@ -39,7 +39,7 @@ void weft__sched_ready(struct weft_rt *rt, struct weft_task *t);
  * Returns when s is bound to a new task and scheduled. */
 void weft__sched_leave(struct weft_rt *rt, struct weft__stack *s);
 
-/* A task's wake_msg arriving from another thread (weft__wake). */
+/* A task's wake_msg arriving from another thread (weft__wake_done). */
 void weft__sched_wake_msg(struct weft__msg *m, struct weft_rt *rt);
 
 #endif /* WEFT_CORE_SCHEDULER_H */

@@ -5,9 +5,10 @@
  * An object has a spin lock, held only for a few instructions and never
  * across a park, and FIFO queues of waiters.  A waiter lives on the waiting
  * task's stack.  Whoever satisfies it (under the object's lock) fills in
- * its result, sets done, and wakes its task with weft__wake, which works
- * from any thread.  After setting done the waker never touches the waiter
- * again: the task may return and its stack frame go away at once.
+ * its result, sets done and wakes its task with weft__wake_done, which
+ * works from any thread.  After setting done the waker never touches the
+ * waiter again: the task may return and its stack frame go away at once
+ * (and its thread exit: weft__wake_done keeps the runtime meanwhile).
  *
  * A waiter that belongs to a weft_select waits on several objects at once;
  * all its waiters point to one select token, and only whoever claims the
@@ -135,11 +136,8 @@ static inline void weft__waiter_init(struct weft__waiter *w,
 /* Satisfy w with err (0 or EPIPE) and wake its task; w is gone after. */
 static inline void weft__waiter_done(struct weft__waiter *w, int err)
 {
-	struct weft_task *t = w->task;   /* read before done: see above */
-
 	w->err = err;
-	atomic_store_explicit(&w->done, 1, memory_order_release);
-	weft__wake(t);
+	weft__wake_done(w->task, &w->done);
 }
 
 static inline int weft__waiter_is_done(struct weft__waiter *w)
