@@ -136,9 +136,9 @@ static int wait_cases(struct weft_rt *rt, struct weft__select *sel,
 		}
 	}
 	/* A case its waker completes, perhaps on another thread: wait
-	 * until the hand-over is done. */
+	 * until the hand-over is done (a wait another thread ends). */
 	while (k >= 0 && !p[k].kind->ready && !weft__waiter_is_done(&p[k].w))
-		weft__park(rt, WEFT__PARK_NOINTR);
+		weft__park(rt, WEFT__PARK_NOINTR | WEFT__PARK_SHARED);
 	return k;
 }
 
