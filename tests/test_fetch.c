@@ -979,6 +979,37 @@ START_TEST(opts_validation)
 }
 END_TEST
 
+static void fetch_in_task_body(void *arg)
+{
+	run_in_task(arg);
+}
+
+/* No descriptor left for the connection: EMFILE, not a refused
+ * connection.  The runtime's own descriptors exist already. */
+START_TEST(fetch_out_of_descriptors)
+{
+	struct http_server *srv;
+	struct call c;
+
+	if (under_valgrind())
+		return;     /* valgrind keeps descriptors of its own */
+	srv = start_server();
+	call_setup(&c, srv, "/body");
+	run_in_task(&c);
+	expect_ok(&c, 200, "hello, weft\n", 12);
+	call_free(&c);
+	/* A new connection, not the one kept alive. */
+	call_setup_opts(&c, srv, "/body");
+	c.opts.headers = (const char *const[]){ "Connection: close", NULL };
+	run_in_task(&c);
+	call_free(&c);
+	call_setup(&c, srv, "/body");
+	run_without_fds(fetch_in_task_body, &c);
+	expect_fail(&c, EMFILE);
+	stop_server(srv);
+}
+END_TEST
+
 /* Run c in a task: it must fail with EINVAL and weft_errmsg name word. */
 static void expect_invalid(struct call *c, const char *word)
 {
@@ -1808,6 +1839,7 @@ static Suite *fetch_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, broken_responses);
 	tcase_add_test(tc, connection_refused);
+	tcase_add_test(tc, fetch_out_of_descriptors);
 	tcase_add_test(tc, bad_urls);
 	tcase_add_test(tc, opts_validation);
 	tcase_add_test(tc, opts_binary_compat);

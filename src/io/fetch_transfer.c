@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "base/clock.h"
+#include "base/sys.h"
 #include "io/fetch.h"
 
 /* ---- libcurl, once per process ------------------------------------------ */
@@ -214,6 +215,21 @@ static int connected(const struct weft__transfer *x)
 	    CURLE_OK && ip && *ip;
 }
 
+/*
+ * libcurl records no system error when it cannot even make the socket:
+ * look whether a descriptor can be made now.  EMFILE or ENFILE, or 0.
+ */
+static int descriptor_shortage(void)
+{
+	int fd = weft__sys_eventfd();
+
+	if (fd >= 0) {
+		weft__sys_close(fd);
+		return 0;
+	}
+	return errno == EMFILE || errno == ENFILE ? errno : 0;
+}
+
 /* What errno a failed exchange means. */
 static int curl_errno(const struct weft__transfer *x)
 {
@@ -236,6 +252,8 @@ static int curl_errno(const struct weft__transfer *x)
 		return EHOSTUNREACH;
 	case CURLE_COULDNT_CONNECT:
 		curl_easy_getinfo(x->easy, CURLINFO_OS_ERRNO, &os);
+		if (os == 0)
+			os = descriptor_shortage();
 		return os == EHOSTUNREACH || os == ENETUNREACH ||
 		    os == EMFILE || os == ENFILE ? (int)os : ECONNREFUSED;
 	case CURLE_OPERATION_TIMEDOUT:
