@@ -82,6 +82,7 @@ struct call {
 	const weft_fetch_opts *optp;  /* NULL, or &opts */
 	int64_t deadline;             /* pushed around the fetch when > 0 */
 	int null_url;                 /* pass NULL instead of url */
+	const char *long_url;         /* passed instead of url when set */
 	weft_response *res;
 	int err;                      /* errno after the fetch */
 	char msg[512];                /* weft_errmsg() right after it */
@@ -116,7 +117,8 @@ static void do_fetch(struct call *c)
 		saved = weft_deadline_push(c->deadline);
 	c->t0 = weft_now();
 	errno = 0;
-	c->res = weft_fetch(c->null_url ? NULL : c->url, c->optp);
+	c->res = weft_fetch(c->null_url ? NULL : c->long_url ? c->long_url :
+	    c->url, c->optp);
 	c->err = errno;
 	c->t1 = weft_now();
 	m = weft_errmsg();
@@ -1073,6 +1075,21 @@ START_TEST(opts_no_request_smuggling)
 	c.opts.body = "x";
 	c.opts.body_len = SIZE_MAX;
 	expect_invalid(&c, "body_len");
+	ck_assert_uint_eq(srv->requests, 0);
+	/* A URL longer than libcurl can send. */
+	call_setup_opts(&c, srv, "/body");
+	{
+		size_t n = strlen(c.url), len = 1000001;
+		char *u = malloc(len + 1);
+
+		ck_assert_ptr_nonnull(u);
+		memcpy(u, c.url, n);
+		memset(u + n, 'a', len - n);
+		u[len] = '\0';
+		c.long_url = u;
+		expect_invalid(&c, "URL");
+		free(u);
+	}
 	ck_assert_uint_eq(srv->requests, 0);
 	/* A method that is a token is sent as it is. */
 	call_setup_opts(&c, srv, "/body");

@@ -16,6 +16,10 @@
 #include "base/sys.h"
 #include "io/fetch.h"
 
+/* libcurl builds a request in a buffer of 1 MiB and says "out of memory"
+ * past it: a longer URL is the caller's mistake, EINVAL. */
+#define URL_MAX 1000000
+
 /* ---- libcurl, once per process ------------------------------------------ */
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -353,12 +357,13 @@ weft_response *weft_fetch(const char *url, const weft_fetch_opts *opts)
 	struct weft_rt *rt;
 	struct weft__transfer x;
 	int64_t timeout, left, deadline;
-	const char *why = "no URL";
+	const char *why = url ? "URL longer than 1000000 bytes" : "no URL";
 
 	memset(&x, 0, sizeof(x));
 	if (!(rt = weft__rt_get()))
 		return NULL;
-	if (!url || weft__fetch_opts_read(opts, &x.opts, &why) == -1) {
+	if (!url || strnlen(url, URL_MAX + 1) > URL_MAX ||
+	    weft__fetch_opts_read(opts, &x.opts, &why) == -1) {
 		weft__task_set_errmsg(weft__self(rt), why);
 		return weft__fail_null(EINVAL);
 	}
