@@ -201,10 +201,10 @@ void weft__task_set_errmsg(struct weft_task *t, const char *msg);
 
 /* ---- settings and statistics (for api/) --------------------------------- */
 
-/* weft_set_stack_size and weft_set_guard, arguments checked; 0, or -1 and
- * EINVAL. */
-int weft__rt_set_stack_default(struct weft_rt *rt, size_t size);
-int weft__rt_set_guard_default(struct weft_rt *rt, int guard);
+/* weft_set_stack_size and weft_set_guard for the calling thread: the value
+ * checked first (EINVAL), then the runtime made if need be. */
+int weft__rt_set_stack_default(size_t size);
+int weft__rt_set_guard_default(int guard);
 /* Fill st with rt's counters. */
 void weft__rt_stats(struct weft_rt *rt, struct weft_stats *st);
 

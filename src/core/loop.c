@@ -61,10 +61,11 @@ void weft__mailbox_post(struct weft_rt *rt, struct weft__msg *m)
 		weft__poller_wake(l->poller);
 }
 
-/* Run what other threads posted, oldest first; returns whether any. */
-static int mail_drain(struct weft_rt *rt)
+/* Run what other threads posted, oldest first, with rt (NULL: the
+ * runtime is going away); returns whether there was any. */
+static int mail_run(struct weft__loop *l, struct weft_rt *rt)
 {
-	struct weft__qnode *n = weft__mpsc_take(&rt->loop.mailbox), *next;
+	struct weft__qnode *n = weft__mpsc_take(&l->mailbox), *next;
 	int any = n != NULL;
 
 	for (; n; n = next) {
@@ -77,17 +78,14 @@ static int mail_drain(struct weft_rt *rt)
 	return any;
 }
 
+static int mail_drain(struct weft_rt *rt)
+{
+	return mail_run(&rt->loop, rt);
+}
+
 void weft__loop_discard_mail(struct weft__loop *l)
 {
-	struct weft__qnode *n = weft__mpsc_take(&l->mailbox), *next;
-
-	for (; n; n = next) {
-		struct weft__msg *m = weft__container_of(n, struct weft__msg,
-		    node);
-
-		next = n->next;
-		m->run(m, NULL);
-	}
+	mail_run(l, NULL);
 }
 
 /*

@@ -121,18 +121,26 @@ void *weft__rt_part_peek(struct weft_rt *rt, enum weft__part_id id)
 
 /* ---- settings and statistics -------------------------------------------- */
 
-int weft__rt_set_stack_default(struct weft_rt *rt, size_t size)
+int weft__rt_set_stack_default(size_t size)
 {
+	struct weft_rt *rt;
+
 	if (!weft__stack_size_ok(size))
 		return weft__fail(EINVAL);
+	if (!(rt = weft__rt_get()))
+		return -1;
 	rt->stacks.default_size = weft__page_round(size);
 	return 0;
 }
 
-int weft__rt_set_guard_default(struct weft_rt *rt, int guard)
+int weft__rt_set_guard_default(int guard)
 {
+	struct weft_rt *rt;
+
 	if (guard < WEFT_GUARD_AUTO || guard > WEFT_GUARD_CANARY)
 		return weft__fail(EINVAL);
+	if (!(rt = weft__rt_get()))
+		return -1;
 	rt->stacks.default_guard = guard;
 	return 0;
 }

@@ -135,15 +135,11 @@ static ssize_t op_outside(struct weft_rt *rt, const struct io_op *o)
  * tasks that would close descriptors never run: park a moment first, then
  * report it (or the deadline, or the cancellation, if either comes first).
  */
-static ssize_t accept_backoff(struct weft_rt *rt, int err)
+static ssize_t accept_backoff(int err)
 {
-	int64_t until = weft__add_ns(weft_now(), ACCEPT_BACKOFF_NS);
-	int park_err;
-
-	while (!(park_err = weft__park_until(rt, until, 0)) &&
-	    weft_now() < until)
-		;
-	return weft__fail(park_err ? park_err : err);
+	if (weft_sleep_ns(ACCEPT_BACKOFF_NS) == -1)
+		return -1;
+	return weft__fail(err);
 }
 
 /* Run o until it makes progress once (or fails), parking as needed. */
@@ -176,7 +172,7 @@ static ssize_t op_once(struct io_op *o)
 		}
 		if (o->op == OP_ACCEPT && r == -1 &&
 		    (errno == EMFILE || errno == ENFILE))
-			return accept_backoff(rt, errno);
+			return accept_backoff(errno);
 		if (!would_block(r))
 			return r;
 		if ((err = weft__fd_wait(rt, e, op_events(o))))

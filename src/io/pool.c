@@ -257,13 +257,14 @@ int weft_blocking(void *(*fn)(void *), void *arg, void **result)
 	return 0;
 }
 
-int weft__pool_set_size(struct weft_rt *rt, unsigned threads)
+int weft__pool_set_size(unsigned threads)
 {
+	struct weft_rt *rt;
 	struct pool *p;
 
 	if (threads == 0 || threads > MAX_THREADS)
 		return weft__fail(EINVAL);
-	if (!(p = weft__rt_part(rt, &pool_type)))
+	if (!(rt = weft__rt_get()) || !(p = weft__rt_part(rt, &pool_type)))
 		return -1;
 	pthread_mutex_lock(&p->lock);
 	p->max_threads = threads;

@@ -23,7 +23,8 @@ int weft__offload(struct weft_rt *rt, void *(*fn)(void *), void *arg,
     void **result, int *fn_errno, int flags,
     void (*discard)(void *arg, void *result));
 
-/* Let the pool of rt run at most threads jobs at once; 0, or -1 and errno. */
-int weft__pool_set_size(struct weft_rt *rt, unsigned threads);
+/* Let the calling thread's pool run at most threads jobs at once (the
+ * value checked first: EINVAL); 0, or -1 and errno. */
+int weft__pool_set_size(unsigned threads);
 
 #endif /* WEFT_IO_POOL_H */
