@@ -79,6 +79,12 @@ int64_t weft__main_deadline(struct weft_rt *rt);
  * first weft__rt_part call for it on the thread (init gets zeroed memory
  * of size bytes), and ended by term, highest slot first, when the thread's
  * runtime goes away.
+ *
+ * In the child of fork(2) the runtime drops its parts, to be made anew at
+ * their next use: forked, when set, frees what the child alone owns and
+ * must touch nothing the parent still uses (no bytes on a shared
+ * connection, no lock another thread may have held).  A part without it
+ * is kept as it was and never used again.
  */
 enum weft__part_id {
 	WEFT__PART_FD,          /* io/fd.c: descriptors tasks wait on */
@@ -92,6 +98,7 @@ struct weft__part_type {
 	size_t size;
 	int (*init)(void *part, struct weft_rt *rt);   /* 0, or -1 and errno */
 	void (*term)(void *part);
+	void (*forked)(void *part);                     /* may be NULL */
 };
 
 /* The part, made now if it does not exist yet; NULL and errno. */

@@ -112,6 +112,17 @@ static int mail_spin(struct weft__loop *l)
 	return got || weft__mpsc_full(&l->mailbox);
 }
 
+void weft__loop_forked(struct weft__loop *l)
+{
+	mail_run(l, NULL);
+	atomic_store(&l->posting, 0);
+	while (weft__heap_pop_due(&l->timers, INT64_MAX))
+		;
+	weft__poller_destroy(l->poller);
+	l->poller = NULL;
+	atomic_store(&l->wake_pending, 1);
+}
+
 /* ---- the step ----------------------------------------------------------- */
 
 /*

@@ -34,6 +34,10 @@ void weft__loop_init(struct weft__loop *l);
 /* Run every queued message with rt NULL (they free what they own). */
 void weft__loop_discard_mail(struct weft__loop *l);
 void weft__loop_term(struct weft__loop *l);
+/* In the child of fork(2): drop the messages of threads the child lacks,
+ * every timer, and our references to the parent's epoll instance and
+ * eventfd; the next external wait makes a poller of the child's own. */
+void weft__loop_forked(struct weft__loop *l);
 
 /* Look at (or, when block, wait for) the timers, the mailbox and the
  * poller once, making ready whatever they end.  The scheduler calls it. */

@@ -53,9 +53,65 @@ static void rt_destroy(void *p)
 	free(rt);
 }
 
+/* ---- fork --------------------------------------------------------------- */
+
+/*
+ * The child of fork(2) has one thread, the caller.  Its runtime, if it has
+ * one, must stop sharing the parent's epoll instance and eventfd (each
+ * process would take the other's events), forget pool threads and libcurl
+ * connections it does not have, and keep only the forking context:
+ * weft(7), FORK.  Everything is made anew at its next use.
+ */
+
+/* Parts that cannot be freed in the child (core.h), still reachable so
+ * that a leak checker does not report them. */
+struct kept_part {
+	struct kept_part *next;
+	void *part;
+};
+static struct kept_part *kept_parts;
+
+static void parts_forked(struct weft_rt *rt)
+{
+	struct kept_part *k;
+	int id;
+
+	for (id = WEFT__PART_MAX - 1; id >= 0; id--) {
+		void *part = rt->parts[id];
+
+		if (!part)
+			continue;
+		rt->parts[id] = NULL;
+		if (rt->part_types[id]->forked) {
+			rt->part_types[id]->forked(part);
+			free(part);
+		} else if ((k = malloc(sizeof(*k)))) {
+			k->part = part;
+			k->next = kept_parts;
+			kept_parts = k;
+		}
+	}
+}
+
+static void rt_forked(void)
+{
+	struct weft_rt *rt = weft__tls_rt;
+	int err = errno;
+
+	if (!rt)
+		return;               /* a thread without a runtime forked */
+	parts_forked(rt);
+	weft__loop_forked(&rt->loop);
+	weft__sched_forked(rt);
+	weft__tasks_forked(rt, rt->view.current);
+	errno = err;
+}
+
 static void rt_key_create(void)
 {
 	rt_key_err = pthread_key_create(&rt_key, rt_destroy);
+	if (!rt_key_err)
+		rt_key_err = pthread_atfork(NULL, NULL, rt_forked);
 }
 
 struct weft_rt *weft__rt_create(void)

@@ -29,6 +29,15 @@ void weft__sched_init(struct weft_rt *rt)
 	rt->view.current = &s->main_task;
 }
 
+void weft__sched_forked(struct weft_rt *rt)
+{
+	struct weft__sched *s = &rt->sched;
+
+	memset(&s->runq, 0, sizeof(s->runq));
+	s->external = 0;
+	s->shared = 0;
+}
+
 void weft__sched_ready(struct weft_rt *rt, struct weft_task *t)
 {
 	t->state = WEFT__READY;

@@ -32,6 +32,9 @@ struct weft__sched {
 /* Set up rt's scheduler with the thread's stack as the running context. */
 void weft__sched_init(struct weft_rt *rt);
 
+/* In the child of fork(2): nothing is queued or waits outside. */
+void weft__sched_forked(struct weft_rt *rt);
+
 /* Put t at the tail of the run queue. */
 void weft__sched_ready(struct weft_rt *rt, struct weft_task *t);
 

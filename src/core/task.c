@@ -76,6 +76,51 @@ void weft__tasks_term(struct weft_rt *rt)
 	ts->free.top = NULL;
 }
 
+/* ---- fork --------------------------------------------------------------- */
+
+static void task_forked(struct weft__tasks *ts, struct weft_task *t,
+    struct weft_task *self)
+{
+	/* No wake-up is on its way: the threads that could post one are
+	 * not in the child. */
+	atomic_store(&t->wake_posted, 0);
+	if (t->state == WEFT__FREE || t->state == WEFT__GONE)
+		return;
+	if (t != self && t->state != WEFT__DONE) {
+		t->state = WEFT__GONE;   /* its timer left with the heap */
+		return;
+	}
+	t->joiner = NULL;             /* a waiter, if any, is gone */
+	if (!t->service) {
+		ts->live++;
+		ts->unfinished += t == self;
+	}
+}
+
+void weft__tasks_forked(struct weft_rt *rt, struct weft_task *self)
+{
+	struct weft__tasks *ts = &rt->tasks;
+	struct weft_task *main_task = &rt->sched.main_task;
+	struct weft__task_chunk *c;
+	unsigned i;
+
+	ts->live = 0;
+	ts->unfinished = 0;
+	ts->run_waiter = NULL;
+	for (c = ts->chunks; c; c = c->next)
+		for (i = 0; i < CHUNK_TASKS; i++)
+			task_forked(ts, &c->tasks[i], self);
+	atomic_store(&main_task->wake_posted, 0);
+	if (self != main_task)
+		main_task->state = WEFT__GONE;
+}
+
+/* Is t a handle to nothing: never spawned, reaped, or left by fork? */
+static int task_stale(const struct weft_task *t)
+{
+	return t->state == WEFT__FREE || t->state == WEFT__GONE;
+}
+
 static struct weft_task *task_alloc(struct weft_rt *rt)
 {
 	struct weft__tasks *ts = &rt->tasks;
@@ -129,9 +174,15 @@ static void finish(struct weft_task *t)
 	t->state = WEFT__DONE;
 	if (t->joiner)
 		weft__unpark(rt, t->joiner, 0);
-	if (!t->service && --ts->unfinished == 0 && ts->run_waiter) {
-		weft__unpark(rt, ts->run_waiter, 0);
-		ts->run_waiter = NULL;
+	if (!t->service && --ts->unfinished == 0) {
+		/* The child of a fork in a task has no main to go back to:
+		 * like a process whose last thread ends, it exits. */
+		if (weft__unlikely(rt->sched.main_task.state == WEFT__GONE))
+			exit(0);
+		if (ts->run_waiter) {
+			weft__unpark(rt, ts->run_waiter, 0);
+			ts->run_waiter = NULL;
+		}
 	}
 	if (t->detached)
 		reap(rt, t, 1);
@@ -228,14 +279,14 @@ static struct weft_rt *own_task(const weft_task *t)
 {
 	struct weft_rt *rt = weft__rt_peek();
 
-	if (!t || !rt || t->rt != rt || t->state == WEFT__FREE)
+	if (!t || !rt || t->rt != rt || task_stale(t))
 		return NULL;
 	return rt;
 }
 
 int weft__task_joinable(struct weft_rt *rt, struct weft_task *t)
 {
-	if (!t || t->rt != rt || t->state == WEFT__FREE)
+	if (!t || t->rt != rt || task_stale(t))
 		return EINVAL;
 	if (t == weft__self(rt))
 		return EDEADLK;
@@ -403,7 +454,7 @@ int weft__name_copy(char *dst, const char *name)
 
 int weft_task_setname(weft_task *t, const char *name)
 {
-	if (!t || !name || t->state == WEFT__FREE)
+	if (!t || !name || task_stale(t))
 		return weft__fail(EINVAL);
 	return weft__name_copy(t->name, name);
 }

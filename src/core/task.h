@@ -23,7 +23,8 @@ enum weft__task_state {
 	WEFT__READY,       /* in the run queue */
 	WEFT__RUNNING,     /* the current task */
 	WEFT__PARKED,      /* waiting for weft__unpark */
-	WEFT__DONE         /* returned, waiting to be joined */
+	WEFT__DONE,        /* returned, waiting to be joined */
+	WEFT__GONE         /* left behind by fork(2): never runs again */
 };
 
 struct weft_task {
@@ -65,6 +66,14 @@ struct weft__tasks {
 
 void weft__tasks_init(struct weft__tasks *ts);
 void weft__tasks_term(struct weft_rt *rt);
+/*
+ * In the child of fork(2), called from self, the forking context (a task
+ * or main): every other unfinished task, main included, is GONE — never
+ * run, its handle invalid, its stack kept mapped until the runtime ends,
+ * since objects it waited on may still point into it.  Finished tasks
+ * stay joinable.
+ */
+void weft__tasks_forked(struct weft_rt *rt, struct weft_task *self);
 /* Make t (zeroed) a task of rt that can be woken from any thread. */
 void weft__task_init_static(struct weft_task *t, struct weft_rt *rt);
 

@@ -37,7 +37,8 @@ static void fdtab_term(void *part)
 }
 
 static const struct weft__part_type fdtab_type = {
-	WEFT__PART_FD, sizeof(struct fdtab), fdtab_init, fdtab_term
+	/* The table is the thread's own: the child may free it. */
+	WEFT__PART_FD, sizeof(struct fdtab), fdtab_init, fdtab_term, fdtab_term
 };
 
 static void fd_ready(struct weft__pollsrc *src, uint32_t events);

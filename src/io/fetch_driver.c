@@ -242,7 +242,10 @@ static void fetcher_term(void *part)
 }
 
 static const struct weft__part_type fetcher_type = {
-	WEFT__PART_FETCH, sizeof(struct fetcher), fetcher_init, fetcher_term
+	/* Cleaning up in a child of fork would close the parent's TLS
+	 * sessions on their shared sockets: the part is kept, unused. */
+	WEFT__PART_FETCH, sizeof(struct fetcher), fetcher_init, fetcher_term,
+	NULL
 };
 
 /* ---- a fetch in a task -------------------------------------------------- */

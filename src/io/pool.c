@@ -95,7 +95,9 @@ static void pool_term(void *part)
 }
 
 static const struct weft__part_type pool_type = {
-	WEFT__PART_POOL, sizeof(struct pool), pool_init, pool_term
+	/* In a child of fork the threads are gone and the lock may be held
+	 * for good: the part is kept, unused. */
+	WEFT__PART_POOL, sizeof(struct pool), pool_init, pool_term, NULL
 };
 
 /* A finished job, back on its runtime's thread (rt NULL: the runtime is
