@@ -440,6 +440,32 @@ static int serve_forever(struct http_conn *c, const struct request *rq)
 	return -1;
 }
 
+/* A head of n bytes: one "X-Big" line of n bytes, or (many) n lines of
+ * 100 bytes each; then a two-byte body.  The connection closes after. */
+static int serve_big_head(struct http_conn *c, uint64_t n, int many)
+{
+	char line[128];
+	uint64_t i;
+	int rc = send_str(c->fd, "HTTP/1.1 200 OK\r\n");
+
+	if (!many && rc == 0)
+		rc = send_str(c->fd, "X-Big: ");
+	for (i = 0; rc == 0 && i < n; i++) {
+		if (many) {
+			snprintf(line, sizeof(line), "X-Line-%09llu: %086d\r\n",
+			    (unsigned long long)i, 0);
+		} else {
+			memset(line, 'a', 100);
+			line[100] = '\0';
+			i += 99;
+		}
+		rc = send_str(c->fd, line);
+	}
+	if (rc == 0)
+		send_str(c->fd, "\r\nContent-Length: 2\r\n\r\nok" + (many ? 2 : 0));
+	return -1;
+}
+
 static int serve_echo(struct http_conn *c, const struct request *rq)
 {
 	char headers[512], clen[32] = "none";
@@ -492,6 +518,10 @@ static int dispatch(struct http_conn *c, const struct request *rq)
 		return serve_large(c, rq, n, 0);
 	if (starts(p, "/large-chunked/") && parse_num(p + 15, (1ull << 40), &n) == 0)
 		return serve_large(c, rq, n, 1);
+	if (starts(p, "/big-header/") && parse_num(p + 12, (1ull << 30), &n) == 0)
+		return serve_big_head(c, n, 0);
+	if (starts(p, "/many-headers/") && parse_num(p + 14, (1ull << 24), &n) == 0)
+		return serve_big_head(c, n, 1);
 	if (strcmp(p, "/close-mid-body") == 0) {
 		send_str(c->fd, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789");
 		return -1;

@@ -22,6 +22,9 @@
  *   /chunked          chunked body (http_chunked_body), in separate writes
  *   /large/N          N bytes of http_pattern_byte, Content-Length
  *   /large-chunked/N  the same, chunked, no Content-Length
+ *   /big-header/N     a header line "X-Big: " with N bytes (a multiple of
+ *                     100), body "ok", then closes
+ *   /many-headers/N   N header lines of 100 bytes each, body "ok", closes
  *   /close-mid-body   Content-Length: 100, sends 10 bytes and closes
  *   /malformed        "THIS IS NOT HTTP\r\n\r\n" and closes
  *   /nothing          closes without sending anything

@@ -859,6 +859,34 @@ START_TEST(broken_responses)
 }
 END_TEST
 
+/* A head over libcurl's limits is the server's fault: EPROTO with words
+ * that say so, not "out of memory". */
+START_TEST(oversized_response_head)
+{
+	struct http_server *srv = start_server();
+	struct call c;
+	const char *v;
+
+	call_setup(&c, srv, "/big-header/2097200");     /* one 2 MiB line */
+	run_in_task(&c);
+	expect_fail(&c, EPROTO);
+	ck_assert_msg(strstr(c.msg, "header") != NULL, "message: %s", c.msg);
+	call_setup(&c, srv, "/many-headers/30000");     /* 3 MB of lines */
+	run_in_task(&c);
+	expect_fail(&c, EPROTO);
+	ck_assert_msg(strstr(c.msg, "header") != NULL, "message: %s", c.msg);
+	/* A large head within the limits arrives whole. */
+	call_setup(&c, srv, "/big-header/90000");
+	run_in_task(&c);
+	expect_ok(&c, 200, "ok", 2);
+	v = weft_response_header(c.res, "X-Big");
+	ck_assert_ptr_nonnull(v);
+	ck_assert_uint_eq(strlen(v), 90000);
+	call_free(&c);
+	stop_server(srv);
+}
+END_TEST
+
 START_TEST(connection_refused)
 {
 	struct call c;
@@ -1855,6 +1883,7 @@ static Suite *fetch_suite(void)
 	tcase_add_checked_fixture(tc, NULL, teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, broken_responses);
+	tcase_add_test(tc, oversized_response_head);
 	tcase_add_test(tc, connection_refused);
 	tcase_add_test(tc, fetch_out_of_descriptors);
 	tcase_add_test(tc, bad_urls);

@@ -29,6 +29,7 @@ struct weft__transfer {
 	CURLcode result;
 	int done;
 	int too_large, aborted, no_memory;
+	int head_done;               /* the blank line ending a head came */
 	char *body;
 	size_t body_len, body_cap;
 	struct weft__header *headers;

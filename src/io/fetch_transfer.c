@@ -123,11 +123,14 @@ static size_t on_header(char *line, size_t size, size_t n, void *arg)
 	size_t len = size * n;
 
 	if (len >= 5 && memcmp(line, "HTTP/", 5) == 0) {
+		x->head_done = 0;
 		weft__headers_free(x->headers, x->nheaders);
 		x->headers = NULL;
 		x->nheaders = x->cap_headers = 0;
 		return len;
 	}
+	if ((len == 2 && line[0] == '\r') || (len == 1 && line[0] == '\n'))
+		x->head_done = 1;
 	if (header_add(x, line, len) == -1) {
 		x->no_memory = 1;
 		return 0;
@@ -234,6 +237,14 @@ static int descriptor_shortage(void)
 	return errno == EMFILE || errno == ENFILE ? errno : 0;
 }
 
+/* Did libcurl give up in the middle of a response head, where "out of
+ * memory" is its word for a header line over CURL_MAX_HTTP_HEADER? */
+static int head_too_large(const struct weft__transfer *x)
+{
+	return x->result == CURLE_OUT_OF_MEMORY && !x->no_memory &&
+	    !x->head_done && connected(x);
+}
+
 /* What errno a failed exchange means. */
 static int curl_errno(const struct weft__transfer *x)
 {
@@ -267,7 +278,9 @@ static int curl_errno(const struct weft__transfer *x)
 	case CURLE_TOO_MANY_REDIRECTS:
 		return ELOOP;
 	case CURLE_OUT_OF_MEMORY:
-		return ENOMEM;
+		/* What libcurl also says of a header line longer than it
+		 * accepts: the reply is at fault. */
+		return head_too_large(x) ? EPROTO : ENOMEM;
 	case CURLE_WEIRD_SERVER_REPLY:
 	case CURLE_GOT_NOTHING:
 	case CURLE_PARTIAL_FILE:
@@ -288,6 +301,9 @@ static const char *curl_message(const struct weft__transfer *x)
 		return "response body larger than max_body";
 	if (x->aborted)
 		return "transfer stopped by the on_body callback";
+	if (head_too_large(x))
+		return "response header line longer than libcurl accepts "
+		    "(CURL_MAX_HTTP_HEADER)";
 	if (x->errbuf[0])
 		return x->errbuf;
 	return curl_easy_strerror(x->result);
