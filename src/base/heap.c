@@ -4,6 +4,7 @@
  */
 #include "base/compiler.h"
 #include "base/error.h"
+#include "base/alloc.h"
 
 #include <stdlib.h>
 
@@ -57,7 +58,7 @@ int weft__heap_add(struct weft__heap *h, struct weft__heap_node *n)
 {
 	if (h->len + 1 >= h->cap) {
 		size_t cap = h->cap ? h->cap * 2 : 256;
-		struct weft__heap_node **v = realloc(h->v, cap * sizeof(*v));
+		struct weft__heap_node **v = weft__realloc(h->v, cap * sizeof(*v));
 
 		if (!v)
 			return weft__fail(ENOMEM);

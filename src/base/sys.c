@@ -3,6 +3,7 @@
  * errno like the libc functions do.
  */
 #include "base/compiler.h"
+#include "base/error.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "base/clock.h"
+#include "base/fault.h"
 #include "base/sys.h"
 
 ssize_t weft__sys_read(int fd, void *buf, size_t n)
@@ -94,11 +96,15 @@ int weft__sys_sched_yield(void)
 
 int weft__sys_epoll_create(void)
 {
+	if (weft__fault(WEFT__FAULT_EPOLL))
+		return weft__fail(EMFILE);
 	return (int)syscall(SYS_epoll_create1, O_CLOEXEC);
 }
 
 int weft__sys_epoll_ctl(int epfd, int op, int fd, void *event)
 {
+	if (weft__fault(WEFT__FAULT_EPOLL))
+		return weft__fail(ENOMEM);
 	return (int)syscall(SYS_epoll_ctl, epfd, op, fd, event);
 }
 
@@ -125,11 +131,15 @@ int weft__sys_epoll_wait(int epfd, void *events, int max, int64_t timeout_ns)
 
 int weft__sys_eventfd(void)
 {
+	if (weft__fault(WEFT__FAULT_EVENTFD))
+		return weft__fail(EMFILE);
 	return (int)syscall(SYS_eventfd2, 0, O_NONBLOCK | O_CLOEXEC);
 }
 
 void *weft__sys_mmap(size_t len, int prot, int flags)
 {
+	if (weft__fault(WEFT__FAULT_MMAP))
+		return (errno = ENOMEM, MAP_FAILED);
 	return mmap(NULL, len, prot, flags, -1, 0);
 }
 
@@ -140,22 +150,30 @@ int weft__sys_munmap(void *p, size_t len)
 
 int weft__sys_mprotect(void *p, size_t len, int prot)
 {
+	if (weft__fault(WEFT__FAULT_MMAP))
+		return weft__fail(ENOMEM);
 	return mprotect(p, len, prot);
 }
 
 int weft__sys_madvise(void *p, size_t len, int advice)
 {
+	if (weft__fault(WEFT__FAULT_MMAP))
+		return weft__fail(ENOMEM);
 	return madvise(p, len, advice);
 }
 
 int weft__sys_sigaltstack(const stack_t *ss, stack_t *old)
 {
+	if (weft__fault(WEFT__FAULT_SIGNAL))
+		return weft__fail(ENOMEM);
 	return sigaltstack(ss, old);
 }
 
 int weft__sys_sigaction(int sig, const struct sigaction *sa,
     struct sigaction *old)
 {
+	if (weft__fault(WEFT__FAULT_SIGNAL))
+		return weft__fail(EINVAL);
 	return sigaction(sig, sa, old);
 }
 

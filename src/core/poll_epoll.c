@@ -9,6 +9,7 @@
  */
 #include "base/compiler.h"
 #include "base/error.h"
+#include "base/alloc.h"
 
 #include <stdlib.h>
 #include <sys/epoll.h>
@@ -43,7 +44,7 @@ static void wake_drain(struct weft__pollsrc *src, uint32_t events)
 
 struct weft__poller *weft__poller_create(void)
 {
-	struct weft__poller *p = malloc(sizeof(*p));
+	struct weft__poller *p = weft__malloc(sizeof(*p));
 	struct epoll_event ev;
 	int err;
 

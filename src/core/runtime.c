@@ -4,6 +4,7 @@
  */
 #include "base/compiler.h"
 #include "base/error.h"
+#include "base/alloc.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -85,7 +86,7 @@ static void parts_forked(struct weft_rt *rt)
 		if (rt->part_types[id]->forked) {
 			rt->part_types[id]->forked(part);
 			free(part);
-		} else if ((k = malloc(sizeof(*k)))) {
+		} else if ((k = weft__malloc(sizeof(*k)))) {
 			k->part = part;
 			k->next = kept_parts;
 			kept_parts = k;
@@ -121,7 +122,7 @@ struct weft_rt *weft__rt_create(void)
 	pthread_once(&rt_key_once, rt_key_create);
 	if (rt_key_err)
 		return weft__fail_null(rt_key_err);
-	if (!(rt = calloc(1, sizeof(*rt))))
+	if (!(rt = weft__calloc(1, sizeof(*rt))))
 		return weft__fail_null(ENOMEM);
 	weft__sched_init(rt);
 	weft__tasks_init(&rt->tasks);
@@ -157,7 +158,7 @@ void *weft__rt_part(struct weft_rt *rt, const struct weft__part_type *type)
 
 	if (weft__likely(part != NULL))
 		return part;
-	if (!(part = calloc(1, type->size)))
+	if (!(part = weft__calloc(1, type->size)))
 		return weft__fail_null(ENOMEM);
 	if (type->init(part, rt) == -1) {
 		int err = errno;

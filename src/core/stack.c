@@ -36,6 +36,7 @@
  */
 #include "base/compiler.h"
 #include "base/error.h"
+#include "base/alloc.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -221,7 +222,7 @@ static void arena_list(struct weft__stacks *st, struct weft__arena *a)
 static struct weft__arena *arena_new(struct weft__stacks *st, size_t size,
     int guarded)
 {
-	struct weft__arena *a = calloc(1, sizeof(*a));
+	struct weft__arena *a = weft__calloc(1, sizeof(*a));
 	size_t lead;
 
 	if (!a)

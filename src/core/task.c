@@ -7,6 +7,7 @@
  */
 #include "base/compiler.h"
 #include "base/error.h"
+#include "base/alloc.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -128,7 +129,7 @@ static struct weft_task *task_alloc(struct weft_rt *rt)
 	unsigned i;
 
 	if (weft__unlikely(weft__lifo_empty(&ts->free))) {
-		c = calloc(1, sizeof(*c));
+		c = weft__calloc(1, sizeof(*c));
 		if (!c)
 			return NULL;
 		c->next = ts->chunks;
@@ -429,7 +430,7 @@ const char *weft_task_name(const weft_task *t)
 void weft__task_set_errmsg(struct weft_task *t, const char *msg)
 {
 	free(t->errmsg);
-	t->errmsg = msg && *msg ? strdup(msg) : NULL;
+	t->errmsg = msg && *msg ? weft__strdup(msg) : NULL;
 }
 
 const char *weft_errmsg(void)

@@ -3,6 +3,7 @@
  */
 #include "base/compiler.h"
 #include "base/error.h"
+#include "base/alloc.h"
 
 #include <fcntl.h>
 #include <stdlib.h>
@@ -60,7 +61,7 @@ static int fdtab_grow(struct fdtab *t, int fd)
 
 	while (n <= (size_t)fd)
 		n *= 2;
-	if (!(v = realloc(t->fds, n * sizeof(*v))))
+	if (!(v = weft__realloc(t->fds, n * sizeof(*v))))
 		return weft__fail(ENOMEM);
 	memset(v + t->nfds, 0, (n - t->nfds) * sizeof(*v));
 	t->fds = v;
@@ -84,7 +85,7 @@ struct weft__fd *weft__fd_get(struct weft_rt *rt, int fd)
 		return NULL;
 	if ((e = t->fds[fd]))
 		return e;
-	if (!(e = calloc(1, sizeof(*e))))
+	if (!(e = weft__calloc(1, sizeof(*e))))
 		return weft__fail_null(ENOMEM);
 	e->src.ready = fd_ready;
 	e->rt = rt;

@@ -19,6 +19,7 @@
  */
 #include "base/compiler.h"
 #include "base/error.h"
+#include "base/alloc.h"
 
 #include <stdlib.h>
 
@@ -89,7 +90,7 @@ static int socket_cb(CURL *e, curl_socket_t fd, int what, void *arg,
 		return 0;
 	}
 	if (!s) {
-		if (!(s = calloc(1, sizeof(*s))))
+		if (!(s = weft__calloc(1, sizeof(*s))))
 			return -1;
 		s->src.ready = sock_ready;
 		s->f = f;
@@ -196,7 +197,7 @@ static int fetcher_init(void *part, struct weft_rt *rt)
 	f->timer_at = INT64_MAX;
 	if (!(f->poller = weft__loop_poller(rt)))
 		return -1;
-	if (!(f->multi = curl_multi_init()))
+	if (weft__fault(WEFT__FAULT_CURL) || !(f->multi = curl_multi_init()))
 		return weft__fail(ENOMEM);
 	curl_multi_setopt(f->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
 	curl_multi_setopt(f->multi, CURLMOPT_SOCKETDATA, f);

@@ -7,6 +7,7 @@
  */
 #include "base/compiler.h"
 #include "base/error.h"
+#include "base/alloc.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -63,7 +64,7 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
 		cap = x->body_cap ? x->body_cap : 4096;
 		while (cap < x->body_len + len + 1)
 			cap *= 2;
-		if (!(b = realloc(x->body, cap))) {
+		if (!(b = weft__realloc(x->body, cap))) {
 			x->no_memory = 1;
 			return 0;
 		}
@@ -97,12 +98,12 @@ static int header_add(struct weft__transfer *x, const char *line, size_t len)
 	if (x->nheaders == x->cap_headers) {
 		size_t cap = x->cap_headers ? 2 * x->cap_headers : 16;
 
-		if (!(h = realloc(x->headers, cap * sizeof(*h))))
+		if (!(h = weft__realloc(x->headers, cap * sizeof(*h))))
 			return -1;
 		x->headers = h;
 		x->cap_headers = cap;
 	}
-	if (!(copy = malloc(len + 1)))
+	if (!(copy = weft__malloc(len + 1)))
 		return -1;
 	memcpy(copy, line, len);
 	copy[len] = '\0';
@@ -164,10 +165,12 @@ static int set_headers(struct weft__transfer *x)
 	struct curl_slist *l;
 
 	/* No "Expect: 100-continue" pause before sending a body. */
-	if (!(x->req_headers = curl_slist_append(NULL, "Expect:")))
+	if (weft__fault(WEFT__FAULT_CURL) ||
+	    !(x->req_headers = curl_slist_append(NULL, "Expect:")))
 		return -1;
 	for (h = x->opts.headers; h && *h; h++) {
-		if (!(l = curl_slist_append(x->req_headers, *h)))
+		if (weft__fault(WEFT__FAULT_CURL) ||
+		    !(l = curl_slist_append(x->req_headers, *h)))
 			return -1;
 		x->req_headers = l;
 	}
@@ -182,7 +185,7 @@ static int transfer_setup(struct weft__transfer *x, const char *url,
 	CURL *e;
 	int rc = 0;
 
-	if (!(e = x->easy = curl_easy_init()))
+	if (weft__fault(WEFT__FAULT_CURL) || !(e = x->easy = curl_easy_init()))
 		return weft__fail(ENOMEM);
 	rc |= curl_easy_setopt(e, CURLOPT_URL, url);
 	/* HTTP only, also where a redirect points. */
@@ -312,15 +315,15 @@ static const char *curl_message(const struct weft__transfer *x)
 /* Move what the exchange produced into a response. */
 static weft_response *respond(struct weft__transfer *x)
 {
-	weft_response *r = calloc(1, sizeof(*r));
+	weft_response *r = weft__calloc(1, sizeof(*r));
 	char *url = NULL;
 
 	if (!r)
 		return weft__fail_null(ENOMEM);
 	curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &r->status);
 	curl_easy_getinfo(x->easy, CURLINFO_EFFECTIVE_URL, &url);
-	if (!(r->url = strdup(url ? url : "")) ||
-	    (!x->body && !(x->body = malloc(1)))) {
+	if (!(r->url = weft__strdup(url ? url : "")) ||
+	    (!x->body && !(x->body = weft__malloc(1)))) {
 		free(r->url);
 		free(r);
 		return weft__fail_null(ENOMEM);

@@ -4,6 +4,7 @@
  */
 #include "base/compiler.h"
 #include "base/error.h"
+#include "base/alloc.h"
 
 #include <poll.h>
 #include <stdlib.h>
@@ -97,7 +98,7 @@ int weft_poll(struct pollfd *fds, nfds_t nfds, int timeout)
 		return r;
 	if ((err = weft__interrupted(weft__self(rt))))
 		return weft__fail(err);
-	if (nfds > 8 && !(ws = calloc(nfds, sizeof(*ws))))
+	if (nfds > 8 && !(ws = weft__calloc(nfds, sizeof(*ws))))
 		return weft__fail(ENOMEM);
 	wake_at = weft__deadline_after_ms(timeout);
 	for (;;) {

@@ -10,6 +10,7 @@
  */
 #include "base/compiler.h"
 #include "base/error.h"
+#include "base/alloc.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -157,7 +158,7 @@ static int grow(struct pool *p)
 		return 0;
 	if (p->nthreads == p->cap_threads) {
 		unsigned cap = p->cap_threads ? 2 * p->cap_threads : 8;
-		pthread_t *t = realloc(p->threads, cap * sizeof(*t));
+		pthread_t *t = weft__realloc(p->threads, cap * sizeof(*t));
 
 		if (!t)
 			return p->nthreads ? 0 : ENOMEM;
@@ -166,7 +167,8 @@ static int grow(struct pool *p)
 	}
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	err = pthread_create(&p->threads[p->nthreads], NULL, worker, p);
+	err = weft__fault(WEFT__FAULT_THREAD) ? EAGAIN :
+	    pthread_create(&p->threads[p->nthreads], NULL, worker, p);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (err)
 		return p->nthreads ? 0 : err;  /* the others will get to it */
@@ -202,7 +204,7 @@ int weft__offload(struct weft_rt *rt, void *(*fn)(void *), void *arg,
 	if (!err && (!(p = weft__rt_part(rt, &pool_type)) ||
 	    !weft__loop_poller(rt)))
 		err = errno;
-	if (!err && !(j = calloc(1, sizeof(*j))))
+	if (!err && !(j = weft__calloc(1, sizeof(*j))))
 		err = ENOMEM;
 	if (!err) {
 		j->msg.run = job_arrived;

@@ -3,6 +3,7 @@
  */
 #include "base/compiler.h"
 #include "base/error.h"
+#include "base/alloc.h"
 
 #include <netdb.h>
 #include <stdlib.h>
@@ -55,12 +56,12 @@ static void lookup_discard(void *arg, void *result)
 static struct lookup *lookup_new(const char *node, const char *service,
     const struct addrinfo *hints)
 {
-	struct lookup *l = calloc(1, sizeof(*l));
+	struct lookup *l = weft__calloc(1, sizeof(*l));
 
 	if (!l)
 		return NULL;
-	if ((node && !(l->node = strdup(node))) ||
-	    (service && !(l->service = strdup(service)))) {
+	if ((node && !(l->node = weft__strdup(node))) ||
+	    (service && !(l->service = weft__strdup(service)))) {
 		lookup_free(l);
 		return NULL;
 	}

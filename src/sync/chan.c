@@ -7,6 +7,7 @@
  */
 #include "base/compiler.h"
 #include "base/error.h"
+#include "base/alloc.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -95,9 +96,9 @@ weft_chan *weft_chan_create(size_t elem_size, size_t capacity)
 		return weft__fail_null(EINVAL);
 	if (capacity && elem_size > SIZE_MAX / capacity)
 		return weft__fail_null(ENOMEM);
-	if (!(ch = calloc(1, sizeof(*ch))))
+	if (!(ch = weft__calloc(1, sizeof(*ch))))
 		return weft__fail_null(ENOMEM);
-	if (capacity && !(ch->buf = malloc(elem_size * capacity))) {
+	if (capacity && !(ch->buf = weft__malloc(elem_size * capacity))) {
 		free(ch);
 		return weft__fail_null(ENOMEM);
 	}

@@ -11,6 +11,7 @@
  */
 #include "base/compiler.h"
 #include "base/error.h"
+#include "base/alloc.h"
 
 #include <stdlib.h>
 
@@ -64,7 +65,7 @@ weft_group *weft_group_create(int flags)
 		return weft__fail_null(EINVAL);
 	if (!(rt = weft__rt_get()))
 		return NULL;
-	if (!(g = calloc(1, sizeof(*g))))
+	if (!(g = weft__calloc(1, sizeof(*g))))
 		return weft__fail_null(ENOMEM);
 	g->magic = GROUP_MAGIC;
 	g->rt = rt;
@@ -116,7 +117,7 @@ weft_task *weft_group_spawn(weft_group *g, void *(*fn)(void *), void *arg)
 
 	if (!own_group(g) || !fn)
 		return weft__fail_null(EINVAL);
-	if (!(m = calloc(1, sizeof(*m))))
+	if (!(m = weft__calloc(1, sizeof(*m))))
 		return weft__fail_null(ENOMEM);
 	m->g = g;
 	m->fn = fn;

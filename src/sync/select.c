@@ -11,6 +11,7 @@
  */
 #include "base/compiler.h"
 #include "base/error.h"
+#include "base/alloc.h"
 
 #include <stdlib.h>
 
@@ -181,8 +182,8 @@ int weft_select(struct weft_select_case *c, size_t n, int timeout_ms)
 		return weft__fail(EINVAL);
 	if (!rt)
 		return -1;
-	if (n > LOCAL_CASES && (!(p = calloc(n, sizeof(*p))) ||
-	    !(lk = calloc(n, sizeof(*lk))))) {
+	if (n > LOCAL_CASES && (!(p = weft__calloc(n, sizeof(*p))) ||
+	    !(lk = weft__calloc(n, sizeof(*lk))))) {
 		free(p);
 		return weft__fail(ENOMEM);
 	}
