@@ -50,6 +50,13 @@ for f in "$src"/*/*.[ch]; do
 		[ -z "$calls" ] || fail "$rel: calls libc directly instead of base/sys.h:
 $calls"
 	fi
+	if [ "$rel" != base/alloc.h ]; then
+		# Memory through the failure-injection point (base/alloc.h).
+		calls=$(grep -n -E '(^|[^_[:alnum:].>])(malloc|calloc|realloc|strdup|strndup)[[:space:]]*\(' "$f" |
+			grep -v -E '^[0-9]+:[[:space:]]*(/?\*|//)')
+		[ -z "$calls" ] || fail "$rel: allocates with libc directly instead of base/alloc.h:
+$calls"
+	fi
 done
 [ $status -eq 0 ] && echo "PASS: every file under src/ keeps to its layer"
 exit $status

@@ -5,6 +5,9 @@
 
 #ifdef WEFT_FAULT_INJECTION
 
+#include <execinfo.h>
+#include <stdlib.h>
+
 /* Per thread, so a test's helper threads (a server, the pool) are not
  * counted: only the runtime under test fails. */
 static __thread unsigned fault_mask;
@@ -18,6 +21,12 @@ int weft__fault(enum weft__fault_kind kind)
 	if (--fault_left != 0)
 		return 0;
 	fault_hit = 1;
+	/* WEFT_FAULT_TRACE in the environment: say where it struck. */
+	if (getenv("WEFT_FAULT_TRACE")) {
+		void *frames[16];
+
+		backtrace_symbols_fd(frames, backtrace(frames, 16), 2);
+	}
 	return 1;
 }
 

@@ -17,7 +17,8 @@ enum weft__fault_kind {
 	WEFT__FAULT_EPOLL   = 1 << 2,  /* epoll_create1, epoll_ctl */
 	WEFT__FAULT_EVENTFD = 1 << 3,
 	WEFT__FAULT_THREAD  = 1 << 4,  /* pthread_create */
-	WEFT__FAULT_SIGNAL  = 1 << 5,  /* sigaltstack, sigaction */
+	WEFT__FAULT_SIGNAL  = 1 << 5,  /* sigaltstack; not sigaction, which
+	                                  cannot fail for a valid handler */
 	WEFT__FAULT_CURL    = 1 << 6   /* curl_easy_init, curl_multi_init,
 	                                  curl_slist_append */
 };

@@ -54,17 +54,26 @@ static void sift_down(struct weft__heap *h, size_t i,
 	place(h, i, n);
 }
 
+int weft__heap_reserve(struct weft__heap *h, size_t n)
+{
+	size_t cap = h->cap ? h->cap : 256;
+	struct weft__heap_node **v;
+
+	while (cap < n + 2)                 /* slot 0 unused, one spare */
+		cap *= 2;
+	if (cap == h->cap)
+		return 0;
+	if (!(v = weft__realloc(h->v, cap * sizeof(*v))))
+		return weft__fail(ENOMEM);
+	h->v = v;
+	h->cap = cap;
+	return 0;
+}
+
 int weft__heap_add(struct weft__heap *h, struct weft__heap_node *n)
 {
-	if (h->len + 1 >= h->cap) {
-		size_t cap = h->cap ? h->cap * 2 : 256;
-		struct weft__heap_node **v = weft__realloc(h->v, cap * sizeof(*v));
-
-		if (!v)
-			return weft__fail(ENOMEM);
-		h->v = v;
-		h->cap = cap;
-	}
+	if (h->len + 1 >= h->cap && weft__heap_reserve(h, h->len + 1) == -1)
+		return -1;
 	sift_up(h, ++h->len, n);
 	return 0;
 }

@@ -22,6 +22,9 @@ struct weft__heap {
 
 void weft__heap_init(struct weft__heap *h);
 void weft__heap_term(struct weft__heap *h);
+/* Room for n nodes, so that adding up to n never allocates; 0, or -1 and
+ * ENOMEM. */
+int weft__heap_reserve(struct weft__heap *h, size_t n);
 /* Insert n with n->key set.  -1 and ENOMEM if the heap cannot grow. */
 int weft__heap_add(struct weft__heap *h, struct weft__heap_node *n);
 /* Remove n if it is in the heap. */

@@ -172,8 +172,6 @@ int weft__sys_sigaltstack(const stack_t *ss, stack_t *old)
 int weft__sys_sigaction(int sig, const struct sigaction *sa,
     struct sigaction *old)
 {
-	if (weft__fault(WEFT__FAULT_SIGNAL))
-		return weft__fail(EINVAL);
 	return sigaction(sig, sa, old);
 }
 

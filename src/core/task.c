@@ -132,8 +132,16 @@ static struct weft_task *task_alloc(struct weft_rt *rt)
 		c = weft__calloc(1, sizeof(*c));
 		if (!c)
 			return NULL;
+		/* Every task (and main) may wait with a timer at once: make
+		 * the room now, so that no wait fails for want of memory. */
+		if (weft__heap_reserve(&rt->loop.timers,
+		    (ts->nchunks + 1) * CHUNK_TASKS + 1) == -1) {
+			free(c);
+			return NULL;
+		}
 		c->next = ts->chunks;
 		ts->chunks = c;
+		ts->nchunks++;
 		for (i = CHUNK_TASKS; i-- > 0;) {
 			weft__task_init_static(&c->tasks[i], rt);
 			weft__lifo_push(&ts->free, &c->tasks[i].node);

@@ -57,6 +57,7 @@ struct weft__task_chunk;
 struct weft__tasks {
 	struct weft__lifo free;       /* the pool */
 	struct weft__task_chunk *chunks;
+	size_t nchunks;
 	uint64_t live;                /* spawned, not yet reaped */
 	uint64_t unfinished;          /* spawned, fn not yet returned */
 	uint64_t spawned;

@@ -30,6 +30,7 @@ struct weft__transfer {
 	int done;
 	int too_large, aborted, no_memory;
 	int head_done;               /* the blank line ending a head came */
+	int watch_err;               /* a socket of it could not be watched */
 	char *body;
 	size_t body_len, body_cap;
 	struct weft__header *headers;

@@ -67,6 +67,25 @@ static void sock_ready(struct weft__pollsrc *src, uint32_t events)
 	weft__unpark(f->rt, f->driver, 0);
 }
 
+/*
+ * A socket of e's transfer cannot be watched (no memory for its record,
+ * or the poller refused it): end that transfer with err, now.  Telling
+ * libcurl -1 instead would leave the whole multi handle in an unknown
+ * state and the transfer waiting for nothing.
+ */
+static int watch_failed(struct fetcher *f, CURL *e, int err)
+{
+	struct weft__transfer *x = NULL;
+
+	curl_easy_getinfo(e, CURLINFO_PRIVATE, &x);
+	if (x && !x->done) {
+		x->watch_err = err ? err : ENOMEM;
+		x->done = 1;
+		weft__unpark(f->rt, x->task, 0);
+	}
+	return 0;
+}
+
 static int socket_cb(CURL *e, curl_socket_t fd, int what, void *arg,
     void *sockp)
 {
@@ -74,7 +93,6 @@ static int socket_cb(CURL *e, curl_socket_t fd, int what, void *arg,
 	struct csock *s = sockp;
 	uint32_t ev = 0;
 
-	(void)e;
 	if (what == CURL_POLL_REMOVE) {
 		if (s) {
 			/* The fd may be closed already: the poller
@@ -91,7 +109,7 @@ static int socket_cb(CURL *e, curl_socket_t fd, int what, void *arg,
 	}
 	if (!s) {
 		if (!(s = weft__calloc(1, sizeof(*s))))
-			return -1;
+			return watch_failed(f, e, errno);
 		s->src.ready = sock_ready;
 		s->f = f;
 		s->fd = fd;
@@ -102,7 +120,9 @@ static int socket_cb(CURL *e, curl_socket_t fd, int what, void *arg,
 		ev |= WEFT__EV_IN;
 	if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT)
 		ev |= WEFT__EV_OUT;
-	return weft__poller_set(f->poller, fd, ev, &s->src) == -1 ? -1 : 0;
+	if (weft__poller_set(f->poller, fd, ev, &s->src) == -1)
+		return watch_failed(f, e, errno);
+	return 0;
 }
 
 static int timer_cb(CURLM *m, long ms, void *arg)
@@ -264,10 +284,10 @@ weft_response *weft__fetch_parked(struct weft_rt *rt,
 		    "cannot start the fetch driver");
 	if ((err = weft__interrupted(self)))
 		return weft__transfer_finish(self, x, err, NULL);
+	x->task = self;
 	if (curl_multi_add_handle(f->multi, x->easy) != CURLM_OK)
 		return weft__transfer_finish(self, x, ENOMEM, NULL);
 	weft__list_push_front(&f->transfers, &x->link);
-	x->task = self;
 	do
 		err = weft__park(rt, WEFT__PARK_EXTERNAL);
 	while (!err && !x->done);
@@ -276,5 +296,6 @@ weft_response *weft__fetch_parked(struct weft_rt *rt,
 	if (!x->done)
 		return weft__transfer_finish(self, x, err, err == ETIMEDOUT ?
 		    "deadline passed" : err == ECANCELED ? "cancelled" : NULL);
-	return weft__transfer_finish(self, x, 0, NULL);
+	return weft__transfer_finish(self, x, x->watch_err, x->watch_err ?
+	    "cannot watch the connection's socket" : NULL);
 }
