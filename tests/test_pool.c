@@ -32,7 +32,7 @@
 #include "weft.h"
 #include "test_util.h"
 
-#define GUARD_NS ((int64_t)10000 * MS_NS)
+#define GUARD_NS ((int64_t)10000 * MS_NS * slow_factor())
 
 static void sleep_ms_thread(long ms)
 {
