@@ -18,7 +18,6 @@
  */
 #include "config.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -32,6 +31,7 @@
 
 #include "weft.h"
 #include "http_server.h"
+#include "proc_util.h"
 
 #define TASKS_PER_KIND 8
 #define MS ((int64_t)1000000)
@@ -49,37 +49,6 @@ static atomic_ulong g_fails, g_ops;
 		atomic_fetch_add(&g_fails, 1); \
 	} \
 } while (0)
-
-/* ---- what the process holds --------------------------------------------- */
-
-static long open_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	long n = 0;
-
-	if (!d)
-		return -1;
-	while ((e = readdir(d)))
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n - 1;                   /* the directory's own */
-}
-
-static long rss_kib(void)
-{
-	FILE *f = fopen("/proc/self/status", "r");
-	char line[256];
-	long kib = -1;
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
-			break;
-	fclose(f);
-	return kib;
-}
 
 /* ---- the kinds of work ---------------------------------------------------- */
 

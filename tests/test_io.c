@@ -1845,22 +1845,6 @@ START_TEST(poll_unpollable_with_others)
 }
 END_TEST
 
-/* Resident memory in KiB (VmRSS). */
-static long rss_kib(void)
-{
-	FILE *f = fopen("/proc/self/status", "re");
-	char line[256];
-	long kib = -1;
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
-			break;
-	fclose(f);
-	return kib;
-}
-
 static void *stray_numbers_fn(void *arg)
 {
 	static const int numbers[] = { 100000000, 1 << 30, INT_MAX };

@@ -255,21 +255,6 @@ END_TEST
 
 /* ---- the runtime is made in stages ------------------------------------- */
 
-/* How many descriptors the process has open (the directory's own aside). */
-static int open_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	int n = 0;
-
-	if (!d)
-		return -1;
-	while ((e = readdir(d)))
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n - 1;
-}
-
 struct stage_probe {
 	int before, after;
 	int rc[6];

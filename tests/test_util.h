@@ -25,6 +25,8 @@
 #include <valgrind/valgrind.h>
 #endif
 
+#include "proc_util.h"
+
 #define MS_NS ((int64_t)1000000)
 
 /* Built with AddressSanitizer (gcc and clang spell it differently). */
