@@ -161,7 +161,23 @@ typedef struct weft_fetch_opts {
 	 * anything else to stop (the fetch then fails with ECANCELED). */
 	size_t (*on_body)(const void *data, size_t len, void *arg);
 	void *on_body_arg;
+	/* Since weft 0.2. */
+	const char *ca_file;            /* PEM bundle trusted instead of the system's */
+	int insecure;                   /* 1: no certificate or host check (tests only) */
+	int compressed;                 /* 1: ask for every encoding, decode the body */
+	const char *client_cert;        /* PEM certificate for mutual TLS */
+	const char *client_key;         /* its PEM private key */
+	const char *proxy;              /* NULL: the usual environment; "": none */
+	const char *userpwd;            /* "user:password" for basic auth */
+	int http_version;               /* WEFT_HTTP_ANY, WEFT_HTTP_1_1, WEFT_HTTP_2 */
 } weft_fetch_opts;
+
+/* weft_fetch_opts http_version: ANY is HTTP/2 over TLS when the server
+ * offers it, else HTTP/1.1; 2 is HTTP/2 also over cleartext (prior
+ * knowledge). */
+#define WEFT_HTTP_ANY 0
+#define WEFT_HTTP_1_1 1
+#define WEFT_HTTP_2 2
 
 /* Zero size bytes of opts and record size; use weft_fetch_opts_init. */
 WEFT_API int weft_fetch_opts_init_sized(weft_fetch_opts *opts, size_t size);
@@ -179,6 +195,8 @@ WEFT_API size_t weft_response_header_count(const weft_response *res);
 WEFT_API int weft_response_header_at(const weft_response *res, size_t i,
     const char **name, const char **value);
 WEFT_API const char *weft_response_url(const weft_response *res);
+/* 10, 11, 20 or 30: the HTTP version of the response; -1 for NULL. */
+WEFT_API int weft_response_http_version(const weft_response *res);
 WEFT_API void weft_response_free(weft_response *res);
 
 /* Detail of the calling task's last failed weft_fetch (libcurl's words). */

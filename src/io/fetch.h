@@ -31,6 +31,9 @@ struct weft__transfer {
 	int too_large, aborted, no_memory;
 	int head_done;               /* the blank line ending a head came */
 	int watch_err;               /* a socket of it could not be watched */
+	/* "scheme://host:port" where HTTP/2 may multiplex ("": not), whose
+	 * fetches in flight the driver caps (fetch_driver.c). */
+	char origin[128];
 	char *body;
 	size_t body_len, body_cap;
 	struct weft__header *headers;
@@ -40,6 +43,7 @@ struct weft__transfer {
 
 struct weft_response {
 	long status;
+	int http_version;            /* 10, 11, 20, 30 */
 	char *url;
 	char *body;
 	size_t body_len;

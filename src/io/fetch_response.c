@@ -44,6 +44,14 @@ static const size_t field_ends[] = {
 	offsetof(weft_fetch_opts, user_agent),
 	offsetof(weft_fetch_opts, on_body),
 	offsetof(weft_fetch_opts, on_body_arg),
+	offsetof(weft_fetch_opts, ca_file),
+	offsetof(weft_fetch_opts, insecure),
+	offsetof(weft_fetch_opts, compressed),
+	offsetof(weft_fetch_opts, client_cert),
+	offsetof(weft_fetch_opts, client_key),
+	offsetof(weft_fetch_opts, proxy),
+	offsetof(weft_fetch_opts, userpwd),
+	offsetof(weft_fetch_opts, http_version),
 	sizeof(weft_fetch_opts),
 };
 
@@ -97,6 +105,10 @@ static const char *opts_problem(const struct weft_fetch_opts *o)
 	for (h = o->headers; h && *h; h++)
 		if (!one_line(*h))
 			return "line break in a header";
+	if (o->http_version < WEFT_HTTP_ANY || o->http_version > WEFT_HTTP_2)
+		return "http_version is not WEFT_HTTP_ANY, _1_1 or _2";
+	if (o->client_key && !o->client_cert)
+		return "client_key without client_cert";
 	/* libcurl would read a negative length as "strlen(body)". */
 	if (o->body && o->body_len > (size_t)INT64_MAX)
 		return "body_len too large";
@@ -190,6 +202,11 @@ int weft_response_header_at(const weft_response *r, size_t i,
 const char *weft_response_url(const weft_response *r)
 {
 	return r ? r->url : NULL;
+}
+
+int weft_response_http_version(const weft_response *r)
+{
+	return r ? r->http_version : -1;
 }
 
 void weft_response_free(weft_response *r)

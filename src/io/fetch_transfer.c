@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "base/clock.h"
 #include "base/sys.h"
@@ -177,6 +178,64 @@ static int set_headers(struct weft__transfer *x)
 	return curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->req_headers);
 }
 
+/* TLS, proxy, authentication, encodings and the HTTP version. */
+static int set_connection(CURL *e, const struct weft_fetch_opts *o,
+    const char *url)
+{
+	static const long versions[] = {
+		[WEFT_HTTP_ANY] = CURL_HTTP_VERSION_2TLS,
+		[WEFT_HTTP_1_1] = CURL_HTTP_VERSION_1_1,
+		[WEFT_HTTP_2] = CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE,
+	};
+	int rc = 0;
+
+	if (o->ca_file)
+		rc |= curl_easy_setopt(e, CURLOPT_CAINFO, o->ca_file);
+	if (o->insecure) {
+		rc |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+		rc |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+	if (o->client_cert)
+		rc |= curl_easy_setopt(e, CURLOPT_SSLCERT, o->client_cert);
+	if (o->client_key)
+		rc |= curl_easy_setopt(e, CURLOPT_SSLKEY, o->client_key);
+	/* "" turns the environment's proxy off too. */
+	if (o->proxy)
+		rc |= curl_easy_setopt(e, CURLOPT_PROXY, o->proxy);
+	if (o->userpwd) {
+		rc |= curl_easy_setopt(e, CURLOPT_USERPWD, o->userpwd);
+		rc |= curl_easy_setopt(e, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
+	}
+	/* "": every encoding this libcurl decodes. */
+	if (o->compressed)
+		rc |= curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+	rc |= curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
+	    versions[o->http_version]);
+	/* Where HTTP/2 may come, wait for a connection being set up that
+	 * can multiplex rather than open another beside it; for HTTP/1.1
+	 * that wait would only put requests one after another. */
+	if (o->http_version == WEFT_HTTP_2 || strncasecmp(url, "https:", 6) == 0)
+		rc |= curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+	return rc;
+}
+
+/* x->origin: the scheme and authority of url, if HTTP/2 may come. */
+static void set_origin(struct weft__transfer *x, const char *url)
+{
+	const char *auth = strstr(url, "://");
+	size_t n;
+
+	x->origin[0] = '\0';
+	if (!auth || (x->opts.http_version != WEFT_HTTP_2 &&
+	    strncasecmp(url, "https:", 6) != 0))
+		return;
+	n = (size_t)(auth + 3 - url) + strcspn(auth + 3, "/?#");
+	if (n < sizeof(x->origin)) {
+		memcpy(x->origin, url, n);
+		x->origin[n] = '\0';
+	}
+}
+
 /* Make x->easy for url; timeout_ms is the whole exchange's limit, or 0. */
 static int transfer_setup(struct weft__transfer *x, const char *url,
     int64_t timeout_ms)
@@ -212,6 +271,8 @@ static int transfer_setup(struct weft__transfer *x, const char *url,
 		rc |= curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE,
 		    (curl_off_t)o->max_body);
 	rc |= set_method(e, o);
+	rc |= set_connection(e, o, url);
+	set_origin(x, url);
 	if (rc || set_headers(x) != CURLE_OK)
 		return weft__fail(ENOMEM);
 	return 0;
@@ -280,6 +341,22 @@ static int curl_errno(const struct weft__transfer *x)
 		return EMSGSIZE;
 	case CURLE_TOO_MANY_REDIRECTS:
 		return ELOOP;
+	case CURLE_COULDNT_RESOLVE_PROXY:
+		return EHOSTUNREACH;
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+	case CURLE_SSL_INVALIDCERTSTATUS:
+		/* The TLS handshake failed, or the peer's certificate was
+		 * refused: libcurl's words (weft_errmsg) say which. */
+		return ECONNABORTED;
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_CRL_BADFILE:
+		/* ca_file, client_cert or client_key is not usable. */
+		return EINVAL;
 	case CURLE_OUT_OF_MEMORY:
 		/* What libcurl also says of a header line longer than it
 		 * accepts: the reply is at fault. */
@@ -317,10 +394,15 @@ static weft_response *respond(struct weft__transfer *x)
 {
 	weft_response *r = weft__calloc(1, sizeof(*r));
 	char *url = NULL;
+	long version = 0;
 
 	if (!r)
 		return weft__fail_null(ENOMEM);
 	curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &r->status);
+	curl_easy_getinfo(x->easy, CURLINFO_HTTP_VERSION, &version);
+	r->http_version = version == CURL_HTTP_VERSION_1_0 ? 10 :
+	    version == CURL_HTTP_VERSION_2_0 ? 20 :
+	    version == CURL_HTTP_VERSION_3 ? 30 : 11;
 	curl_easy_getinfo(x->easy, CURLINFO_EFFECTIVE_URL, &url);
 	if (!(r->url = weft__strdup(url ? url : "")) ||
 	    (!x->body && !(x->body = weft__malloc(1)))) {
