@@ -150,7 +150,7 @@ static int write_conf(const struct nginx *n)
 	    "error_log %s/error.log warn;\n"
 	    "events { worker_connections 4096; }\n"
 	    "http {\n"
-	    "  log_format conns '$server_port $connection $status $server_protocol \"$request\"';\n"
+	    "  log_format conns '$server_port $connection $status $server_protocol \"$request\" $ssl_session_reused';\n"
 	    "  access_log %s/access.log conns;\n"
 	    "  client_body_temp_path %s/tmp/body;\n  proxy_temp_path %s/tmp/proxy;\n"
 	    "  fastcgi_temp_path %s/tmp/fastcgi;\n  uwsgi_temp_path %s/tmp/uwsgi;\n"
@@ -163,8 +163,10 @@ static int write_conf(const struct nginx *n)
 	    "    location /private/ { auth_basic weft; auth_basic_user_file %s/htpasswd; } }\n",
 	    (unsigned)n->http, d);
 	fprintf(f, "  server { listen 127.0.0.1:%u ssl http2;\n"
-	    "    ssl_certificate %s/server.pem; ssl_certificate_key %s/server.key; }\n",
-	    (unsigned)n->https, d, d);
+	    "    ssl_certificate %s/server.pem; ssl_certificate_key %s/server.key;\n"
+	    "    ssl_session_cache shared:weft:1m;\n"
+	    "    location /once/ { keepalive_requests 1; alias %s/www/; } }\n",
+	    (unsigned)n->https, d, d, d);
 	fprintf(f, "  server { listen 127.0.0.1:%u http2; }\n", (unsigned)n->h2c);
 	fprintf(f, "  server { listen 127.0.0.1:%u ssl;\n"
 	    "    ssl_certificate %s/server.pem; ssl_certificate_key %s/server.key;\n"
@@ -316,6 +318,27 @@ static long log_count(const struct nginx *n, uint16_t port, int distinct)
 	}
 	fclose(f);
 	return distinct ? (long)nseen : count;
+}
+
+long nginx_resumed(const struct nginx *n, uint16_t port)
+{
+	char path[256], line[1024];
+	unsigned p;
+	long count = 0;
+	size_t len;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/access.log", n->dir);
+	if (!(f = fopen(path, "r")))
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		len = strlen(line);
+		if (sscanf(line, "%u", &p) == 1 && p == port && len >= 2 &&
+		    line[len - 2] == 'r' && line[len - 3] == ' ')
+			count++;
+	}
+	fclose(f);
+	return count;
 }
 
 long nginx_connections(const struct nginx *n, uint16_t port)

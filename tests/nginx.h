@@ -13,8 +13,10 @@
  *   mtls      TLS, a client certificate signed by the CA required
  *   proxy     a forward proxy for http:// URLs, which answers with
  *             "X-Proxied-By: weft-test-nginx"
- * The access log records each request's server port and connection
- * number, so a test can count connections.
+ * The access log records each request's server port, connection number
+ * and whether its TLS session was resumed, so a test can count
+ * connections and resumptions.  On https, /once/ serves www/ but closes
+ * the connection after each request.
  */
 #ifndef WEFT_TEST_NGINX_H
 #define WEFT_TEST_NGINX_H
@@ -44,6 +46,8 @@ void nginx_stop(struct nginx *n);
 /* The distinct connections that requests to port used so far; -1 if the
  * log cannot be read. */
 long nginx_connections(const struct nginx *n, uint16_t port);
+/* Requests to port made on a resumed TLS session; -1 as below. */
+long nginx_resumed(const struct nginx *n, uint16_t port);
 /* Requests to port that the log shows so far; -1 if it cannot be read. */
 long nginx_requests(const struct nginx *n, uint16_t port);
 /* path inside n's www/ into buf (for comparing bodies). */

@@ -163,6 +163,30 @@ START_TEST(https_private_ca)
 }
 END_TEST
 
+/* Fetches of one runtime share TLS sessions: a second connection resumes
+ * the first one's session instead of a full handshake. */
+START_TEST(tls_sessions_resumed)
+{
+	struct call c;
+	long before;
+	int i;
+
+	NEED_NGINX();
+	before = nginx_resumed(&g_ngx, g_ngx.https);
+	for (i = 0; i < 3; i++) {
+		/* /once/ closes each connection: every fetch makes one. */
+		call_init(&c, "https", "localhost", g_ngx.https, "/once/hello.txt");
+		c.opts.ca_file = g_ngx.ca;
+		c.opts.http_version = WEFT_HTTP_1_1;
+		call_run(&c);
+		expect_status(&c, 200);
+		expect_body(&c, NGINX_HELLO, strlen(NGINX_HELLO));
+		call_done(&c);
+	}
+	ck_assert_int_ge(nginx_resumed(&g_ngx, g_ngx.https) - before, 2);
+}
+END_TEST
+
 START_TEST(mutual_tls)
 {
 	struct call c;
@@ -423,6 +447,7 @@ static Suite *nginx_suite(void)
 	tcase_add_unchecked_fixture(tc, nginx_setup, nginx_teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, https_private_ca);
+	tcase_add_test(tc, tls_sessions_resumed);
 	tcase_add_test(tc, mutual_tls);
 	tcase_add_test(tc, http_versions);
 	tcase_add_test(tc, http2_multiplexing);
