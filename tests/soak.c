@@ -10,8 +10,10 @@
  * are cancelled.  Every result is checked.
  *
  * After a warm-up (a fifth of the time) the process's open descriptors and
- * resident size are taken; at the end, with every task joined, there must
- * be exactly as many descriptors and at most 10% (and 4 MiB) more RSS.
+ * resident size are watched for another fifth, once caches (libcurl's
+ * connections, weft's stacks) have filled; at the end, with every task
+ * joined, there must be no more descriptors than that plateau's most (and
+ * FD_SLACK) and at most 10% (and 4 MiB) more RSS.
  * Prints its figures; exits 1 on any failed check.
  *
  *   tests/soak [seconds]     (default: $SOAK_SECONDS, else 60)
@@ -34,6 +36,10 @@
 #include "proc_util.h"
 
 #define TASKS_PER_KIND 8
+/* Descriptors a cache may still take after the plateau (libcurl keeps up
+ * to a few connections per transfer it has seen at once); a leak of one a
+ * round would be hundreds. */
+#define FD_SLACK 8
 #define MS ((int64_t)1000000)
 
 static struct http_server_thread g_srv;
@@ -272,6 +278,7 @@ static void *soak(void *arg)
 	int64_t seconds = *(int64_t *)arg;
 	int64_t start = weft_now(), warm_at = start + seconds * 1000 * MS / 5;
 	int64_t end = start + seconds * 1000 * MS;
+	int64_t plateau_end = start + 2 * seconds * 1000 * MS / 5;
 	long fds_warm = -1, rss_warm = -1, fds_end, rss_end, rounds = 0;
 	pthread_t peer;
 	int ok;
@@ -284,12 +291,17 @@ static void *soak(void *arg)
 		perror("soak: set-up");
 		exit(2);
 	}
+	/* The plateau: the most seen between a fifth and two fifths of the
+	 * time, once libcurl's connection cache and the stack cache have
+	 * filled; a leak grows past it by the end. */
 	while (weft_now() < end) {
 		round_once();
 		rounds++;
-		if (fds_warm < 0 && weft_now() >= warm_at) {
-			fds_warm = open_fds();
-			rss_warm = rss_kib();
+		if (weft_now() >= warm_at && weft_now() < plateau_end) {
+			long fds = open_fds(), rss = rss_kib();
+
+			fds_warm = fds > fds_warm ? fds : fds_warm;
+			rss_warm = rss > rss_warm ? rss : rss_warm;
 		}
 	}
 	fds_end = open_fds();
@@ -304,12 +316,13 @@ static void *soak(void *arg)
 
 	printf("soak: %lld s, %ld rounds, %lu operations, %lu failed checks\n",
 	    (long long)seconds, rounds, atomic_load(&g_ops), atomic_load(&g_fails));
-	printf("soak: descriptors %ld after warm-up, %ld at the end\n",
+	printf("soak: descriptors %ld at most on the plateau, %ld at the end\n",
 	    fds_warm, fds_end);
-	printf("soak: RSS %ld KiB after warm-up, %ld KiB at the end (%+.1f%%)\n",
+	printf("soak: RSS %ld KiB at most on the plateau, %ld KiB at the end (%+.1f%%)\n",
 	    rss_warm, rss_end, rss_warm > 0 ?
 	    100.0 * (double)(rss_end - rss_warm) / (double)rss_warm : 0.0);
-	ok = atomic_load(&g_fails) == 0 && fds_warm >= 0 && fds_end == fds_warm &&
+	ok = atomic_load(&g_fails) == 0 && fds_warm >= 0 &&
+	    fds_end <= fds_warm + FD_SLACK &&
 	    rss_end <= rss_warm + (rss_warm / 10 > 4096 ? rss_warm / 10 : 4096);
 	printf("soak: %s\n", ok ? "flat: PASS" : "FAIL");
 	return (void *)(intptr_t)ok;
