@@ -76,6 +76,13 @@ static void call_init(struct call *c, const char *scheme, const char *host,
 	weft_fetch_opts_init(&c->opts);
 }
 
+/* An HTTPS fetch from localhost:port trusting the test CA. */
+static void https_call(struct call *c, uint16_t port, const char *path)
+{
+	call_init(c, "https", "localhost", port, path);
+	c->opts.ca_file = g_ngx.ca;
+}
+
 static void call_run(struct call *c)
 {
 	run_task(call_task, c);
@@ -95,6 +102,12 @@ static void expect_body(const struct call *c, const void *want, size_t len)
 	ck_assert_uint_eq(got, len);
 	ck_assert_msg(memcmp(b, want, len) == 0, "%s: body differs", c->url);
 }
+
+/* 200 and nginx's hello.txt. */
+#define expect_hello(c) do { \
+	expect_status(c, 200); \
+	expect_body(c, NGINX_HELLO, strlen(NGINX_HELLO)); \
+} while (0)
 
 static void call_done(struct call *c)
 {
@@ -132,11 +145,9 @@ START_TEST(https_private_ca)
 
 	NEED_NGINX();
 	/* Trusted through ca_file. */
-	call_init(&c, "https", "localhost", g_ngx.https, "/hello.txt");
-	c.opts.ca_file = g_ngx.ca;
+	https_call(&c, g_ngx.https, "/hello.txt");
 	call_run(&c);
-	expect_status(&c, 200);
-	expect_body(&c, NGINX_HELLO, strlen(NGINX_HELLO));
+	expect_hello(&c);
 	call_done(&c);
 
 	/* The system's store does not know the CA: refused, and said why. */
@@ -175,12 +186,10 @@ START_TEST(tls_sessions_resumed)
 	before = nginx_resumed(&g_ngx, g_ngx.https);
 	for (i = 0; i < 3; i++) {
 		/* /once/ closes each connection: every fetch makes one. */
-		call_init(&c, "https", "localhost", g_ngx.https, "/once/hello.txt");
-		c.opts.ca_file = g_ngx.ca;
+		https_call(&c, g_ngx.https, "/once/hello.txt");
 		c.opts.http_version = WEFT_HTTP_1_1;
 		call_run(&c);
-		expect_status(&c, 200);
-		expect_body(&c, NGINX_HELLO, strlen(NGINX_HELLO));
+		expect_hello(&c);
 		call_done(&c);
 	}
 	ck_assert_int_ge(nginx_resumed(&g_ngx, g_ngx.https) - before, 2);
@@ -193,19 +202,16 @@ START_TEST(mutual_tls)
 
 	NEED_NGINX();
 	/* No client certificate: nginx answers 400 itself. */
-	call_init(&c, "https", "localhost", g_ngx.mtls, "/hello.txt");
-	c.opts.ca_file = g_ngx.ca;
+	https_call(&c, g_ngx.mtls, "/hello.txt");
 	call_run(&c);
 	expect_status(&c, 400);
 	call_done(&c);
 
-	call_init(&c, "https", "localhost", g_ngx.mtls, "/hello.txt");
-	c.opts.ca_file = g_ngx.ca;
+	https_call(&c, g_ngx.mtls, "/hello.txt");
 	c.opts.client_cert = g_ngx.client_cert;
 	c.opts.client_key = g_ngx.client_key;
 	call_run(&c);
-	expect_status(&c, 200);
-	expect_body(&c, NGINX_HELLO, strlen(NGINX_HELLO));
+	expect_hello(&c);
 	call_done(&c);
 
 	/* A key without its certificate, and a certificate that is not a
@@ -215,8 +221,7 @@ START_TEST(mutual_tls)
 	call_run(&c);
 	ck_assert_ptr_null(c.res);
 	ck_assert_int_eq(c.err, EINVAL);
-	call_init(&c, "https", "localhost", g_ngx.mtls, "/hello.txt");
-	c.opts.ca_file = g_ngx.ca;
+	https_call(&c, g_ngx.mtls, "/hello.txt");
 	c.opts.client_cert = "/nonexistent/client.pem";
 	c.opts.client_key = g_ngx.client_key;
 	call_run(&c);
@@ -233,16 +238,14 @@ START_TEST(http_versions)
 
 	NEED_NGINX();
 	/* Over TLS, HTTP/2 when offered. */
-	call_init(&c, "https", "localhost", g_ngx.https, "/hello.txt");
-	c.opts.ca_file = g_ngx.ca;
+	https_call(&c, g_ngx.https, "/hello.txt");
 	call_run(&c);
 	expect_status(&c, 200);
 	ck_assert_int_eq(weft_response_http_version(c.res), 20);
 	call_done(&c);
 
 	/* Forced HTTP/1.1 on the same server. */
-	call_init(&c, "https", "localhost", g_ngx.https, "/hello.txt");
-	c.opts.ca_file = g_ngx.ca;
+	https_call(&c, g_ngx.https, "/hello.txt");
 	c.opts.http_version = WEFT_HTTP_1_1;
 	call_run(&c);
 	expect_status(&c, 200);
@@ -288,8 +291,7 @@ static void *concurrent_gets(void *arg)
 	int i, *joined = arg;
 
 	for (i = 0; i < CONCURRENT; i++) {
-		call_init(&g_calls[i], "https", "localhost", g_ngx.https, "/hello.txt");
-		g_calls[i].opts.ca_file = g_ngx.ca;
+		https_call(&g_calls[i], g_ngx.https, "/hello.txt");
 		t[i] = weft_spawn(call_task, &g_calls[i]);
 	}
 	for (i = 0; i < CONCURRENT; i++)
