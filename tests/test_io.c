@@ -26,6 +26,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -1978,6 +1979,88 @@ START_TEST(accept_out_of_descriptors_backs_off)
 }
 END_TEST
 
+/* ---- SIGPIPE: a peer gone is EPIPE, never the end of the process ----------------- */
+
+/* SIGPIPE has its default action (death) and is neither blocked nor
+ * pending: a write that raised it would end the test process. */
+static void sigpipe_default(void)
+{
+	struct sigaction sa;
+	sigset_t set;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	ck_assert_int_eq(sigaction(SIGPIPE, &sa, NULL), 0);
+	sigemptyset(&set);
+	sigaddset(&set, SIGPIPE);
+	ck_assert_int_eq(pthread_sigmask(SIG_UNBLOCK, &set, NULL), 0);
+}
+
+/* Afterwards: the disposition is still the default, nothing pending. */
+static void assert_sigpipe_untouched(void)
+{
+	struct sigaction sa;
+	sigset_t pending;
+
+	ck_assert_int_eq(sigaction(SIGPIPE, NULL, &sa), 0);
+	ck_assert_ptr_eq((void *)sa.sa_handler, (void *)SIG_DFL);
+	ck_assert_int_eq(sigpending(&pending), 0);
+	ck_assert(!sigismember(&pending, SIGPIPE));
+}
+
+/* Writes to a pipe without reader and a socket whose peer is closed;
+ * arg != NULL: weft_send as well.  Returns how many gave EPIPE. */
+static void *broken_writes(void *arg)
+{
+	int p[2], sv[2], epipe = 0;
+
+	if (pipe(p) != 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+		return U2P(0);
+	close(p[0]);
+	close(sv[1]);
+	errno = 0;
+	epipe += weft_write(p[1], "x", 1) == -1 && errno == EPIPE;
+	errno = 0;
+	epipe += weft_write(sv[0], "x", 1) == -1 && errno == EPIPE;
+	errno = 0;
+	epipe += arg && weft_send(sv[0], "x", 1, 0) == -1 && errno == EPIPE;
+	close(p[1]);
+	close(sv[0]);
+	return U2P(epipe);
+}
+
+START_TEST(writes_never_raise_sigpipe)
+{
+	sigpipe_default();
+	/* Outside a task, then in one. */
+	ck_assert_int_eq(P2U(broken_writes(U2P(1))), 3);
+	assert_sigpipe_untouched();
+	ck_assert_int_eq(P2U(run_task(broken_writes, U2P(1))), 3);
+	assert_sigpipe_untouched();
+}
+END_TEST
+
+START_TEST(sigpipe_pending_before_stays)
+{
+	sigset_t set, pending;
+	struct timespec zero = { 0, 0 };
+
+	sigpipe_default();
+	/* The program blocked SIGPIPE and has one pending: weft's EPIPE
+	 * must not take it away. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGPIPE);
+	ck_assert_int_eq(pthread_sigmask(SIG_BLOCK, &set, NULL), 0);
+	ck_assert_int_eq(raise(SIGPIPE), 0);
+	ck_assert_int_eq(P2U(run_task(broken_writes, NULL)), 2);
+	ck_assert_int_eq(sigpending(&pending), 0);
+	ck_assert(sigismember(&pending, SIGPIPE));
+	ck_assert_int_eq(sigtimedwait(&set, NULL, &zero), SIGPIPE);
+	ck_assert_int_eq(pthread_sigmask(SIG_UNBLOCK, &set, NULL), 0);
+	assert_sigpipe_untouched();
+}
+END_TEST
+
 static Suite *io_suite(void)
 {
 	Suite *s = suite_create("io");
@@ -2025,6 +2108,8 @@ static Suite *io_suite(void)
 	tcase_add_test(tc, nonblock_flag_and_blocking_outside);
 	tcase_add_test(tc, nonblock_first_call_on_pipe);
 	tcase_add_test(tc, nonblock_sockets_keep_flags);
+	tcase_add_test(tc, writes_never_raise_sigpipe);
+	tcase_add_test(tc, sigpipe_pending_before_stays);
 	suite_add_tcase(s, tc);
 
 	return s;

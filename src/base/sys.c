@@ -7,7 +7,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -25,6 +27,35 @@ ssize_t weft__sys_read(int fd, void *buf, size_t n)
 ssize_t weft__sys_write(int fd, const void *buf, size_t n)
 {
 	return syscall(SYS_write, fd, buf, n);
+}
+
+/*
+ * write(2) that fails with EPIPE instead of raising SIGPIPE, leaving the
+ * process's disposition alone: SIGPIPE is blocked in this thread for the
+ * call, and the one the call raised, if any, taken back before unblocking.
+ * One that was pending already stays pending.
+ */
+ssize_t weft__sys_write_nosigpipe(int fd, const void *buf, size_t n)
+{
+	static const struct timespec now = { 0, 0 };
+	sigset_t pipe_only, old, pending;
+	ssize_t r;
+	int err;
+
+	sigemptyset(&pipe_only);
+	sigaddset(&pipe_only, SIGPIPE);
+	if (sigpending(&pending) == -1 ||
+	    pthread_sigmask(SIG_BLOCK, &pipe_only, &old) != 0)
+		return weft__sys_write(fd, buf, n);
+	r = weft__sys_write(fd, buf, n);
+	err = errno;
+	if (r == -1 && err == EPIPE && !sigismember(&pending, SIGPIPE))
+		while (sigtimedwait(&pipe_only, NULL, &now) == -1 &&
+		    errno == EINTR)
+			;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	errno = err;
+	return r;
 }
 
 ssize_t weft__sys_recv(int fd, void *buf, size_t n, int flags)

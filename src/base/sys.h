@@ -26,6 +26,8 @@
 /* Descriptor I/O (raw system calls). */
 ssize_t weft__sys_read(int fd, void *buf, size_t n);
 ssize_t weft__sys_write(int fd, const void *buf, size_t n);
+/* The same, failing with EPIPE where write(2) would raise SIGPIPE. */
+ssize_t weft__sys_write_nosigpipe(int fd, const void *buf, size_t n);
 ssize_t weft__sys_recv(int fd, void *buf, size_t n, int flags);
 ssize_t weft__sys_send(int fd, const void *buf, size_t n, int flags);
 int weft__sys_accept(int fd, struct sockaddr *addr, socklen_t *addrlen);

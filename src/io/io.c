@@ -59,7 +59,10 @@ struct io_op {
 	socklen_t *addrlen;
 };
 
-/* One try; dontwait (a socket, in a task) makes it never block. */
+/*
+ * One try; dontwait (a socket, in a task) makes it never block.  Writes
+ * never raise SIGPIPE: a peer gone is EPIPE (MSG_NOSIGNAL on sockets).
+ */
 static ssize_t attempt(const struct io_op *o, int dontwait)
 {
 	int f = dontwait ? MSG_DONTWAIT : 0;
@@ -69,12 +72,14 @@ static ssize_t attempt(const struct io_op *o, int dontwait)
 		return dontwait ? weft__sys_recv(o->fd, o->buf, o->len, f) :
 		    weft__sys_read(o->fd, o->buf, o->len);
 	case OP_WRITE:
-		return dontwait ? weft__sys_send(o->fd, o->buf, o->len, f) :
-		    weft__sys_write(o->fd, o->buf, o->len);
+		return dontwait ? weft__sys_send(o->fd, o->buf, o->len,
+		    f | MSG_NOSIGNAL) :
+		    weft__sys_write_nosigpipe(o->fd, o->buf, o->len);
 	case OP_RECV:
 		return weft__sys_recv(o->fd, o->buf, o->len, o->flags | f);
 	case OP_SEND:
-		return weft__sys_send(o->fd, o->buf, o->len, o->flags | f);
+		return weft__sys_send(o->fd, o->buf, o->len,
+		    o->flags | f | MSG_NOSIGNAL);
 	case OP_ACCEPT:
 		return weft__sys_accept(o->fd, o->addr, o->addrlen);
 	}
