@@ -253,6 +253,9 @@ WEFT_API int weft_chan_trysend(weft_chan *ch, const void *elem);
 WEFT_API int weft_chan_tryrecv(weft_chan *ch, void *elem);
 WEFT_API int weft_chan_close(weft_chan *ch);
 WEFT_API void weft_chan_destroy(weft_chan *ch);
+/* Elements buffered now, and the capacity (0 for NULL, with EINVAL). */
+WEFT_API size_t weft_chan_len(weft_chan *ch);
+WEFT_API size_t weft_chan_cap(weft_chan *ch);
 
 enum weft_select_op {
 	WEFT_SELECT_SEND = 1,   /* chan, elem: send *elem */

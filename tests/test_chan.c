@@ -2595,6 +2595,44 @@ START_TEST(select_fd_not_open_is_ebadf)
 }
 END_TEST
 
+/* ---- length and capacity ---------------------------------------------------------- */
+
+START_TEST(chan_len_and_cap)
+{
+	weft_chan *ch = weft_chan_create(sizeof(int), 3);
+	weft_chan *unbuf = weft_chan_create(sizeof(int), 0);
+	int i, v;
+
+	ck_assert_ptr_nonnull(ch);
+	ck_assert_ptr_nonnull(unbuf);
+	ck_assert_uint_eq(weft_chan_cap(ch), 3);
+	ck_assert_uint_eq(weft_chan_len(ch), 0);
+	for (i = 0; i < 3; i++) {
+		ck_assert_int_eq(weft_chan_trysend(ch, &i), 0);
+		ck_assert_uint_eq(weft_chan_len(ch), (size_t)i + 1);
+	}
+	assert_fails(weft_chan_trysend(ch, &i), EAGAIN);
+	ck_assert_uint_eq(weft_chan_len(ch), 3);
+	/* Closed, it keeps what it holds until received. */
+	ck_assert_int_eq(weft_chan_close(ch), 0);
+	ck_assert_uint_eq(weft_chan_len(ch), 3);
+	ck_assert_int_eq(weft_chan_tryrecv(ch, &v), 0);
+	ck_assert_int_eq(v, 0);
+	ck_assert_uint_eq(weft_chan_len(ch), 2);
+	ck_assert_uint_eq(weft_chan_cap(ch), 3);
+	ck_assert_uint_eq(weft_chan_cap(unbuf), 0);
+	ck_assert_uint_eq(weft_chan_len(unbuf), 0);
+	errno = 0;
+	ck_assert_uint_eq(weft_chan_len(NULL), 0);
+	ck_assert_int_eq(errno, EINVAL);
+	errno = 0;
+	ck_assert_uint_eq(weft_chan_cap(NULL), 0);
+	ck_assert_int_eq(errno, EINVAL);
+	weft_chan_destroy(ch);
+	weft_chan_destroy(unbuf);
+}
+END_TEST
+
 static Suite *chan_suite(void)
 {
 	Suite *s = suite_create("chan");
@@ -2609,6 +2647,7 @@ static Suite *chan_suite(void)
 	tcase_add_loop_test(tc, chan_close_wakes_waiters, 0, 4);
 	tcase_add_loop_test(tc, chan_waiters_fifo, 0, 4);
 	tcase_add_test(tc, chan_errors);
+	tcase_add_test(tc, chan_len_and_cap);
 	tcase_add_loop_test(tc, chan_many_producers_consumers, 0, 3);
 	suite_add_tcase(s, tc);
 

@@ -108,6 +108,29 @@ weft_chan *weft_chan_create(size_t elem_size, size_t capacity)
 	return ch;
 }
 
+size_t weft_chan_len(weft_chan *ch)
+{
+	size_t n;
+
+	if (!weft__chan_ok(ch)) {
+		errno = EINVAL;
+		return 0;
+	}
+	weft__spin_lock(&ch->lk);
+	n = ch->count;
+	weft__spin_unlock(&ch->lk);
+	return n;
+}
+
+size_t weft_chan_cap(weft_chan *ch)
+{
+	if (!weft__chan_ok(ch)) {
+		errno = EINVAL;
+		return 0;
+	}
+	return ch->cap;             /* set at creation, never changed */
+}
+
 void weft_chan_destroy(weft_chan *ch)
 {
 	if (!weft__chan_ok(ch))
