@@ -17,6 +17,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 struct addrinfo;
 
@@ -121,6 +122,14 @@ WEFT_API ssize_t weft_read(int fd, void *buf, size_t count);
 WEFT_API ssize_t weft_write(int fd, const void *buf, size_t count);
 WEFT_API ssize_t weft_recv(int fd, void *buf, size_t len, int flags);
 WEFT_API ssize_t weft_send(int fd, const void *buf, size_t len, int flags);
+WEFT_API ssize_t weft_readv(int fd, const struct iovec *iov, int iovcnt);
+WEFT_API ssize_t weft_writev(int fd, const struct iovec *iov, int iovcnt);
+WEFT_API ssize_t weft_recvfrom(int fd, void *buf, size_t len, int flags,
+    struct sockaddr *src, socklen_t *srclen);
+WEFT_API ssize_t weft_sendto(int fd, const void *buf, size_t len, int flags,
+    const struct sockaddr *dst, socklen_t dstlen);
+WEFT_API ssize_t weft_recvmsg(int fd, struct msghdr *msg, int flags);
+WEFT_API ssize_t weft_sendmsg(int fd, const struct msghdr *msg, int flags);
 WEFT_API int weft_accept(int fd, struct sockaddr *addr, socklen_t *addrlen);
 WEFT_API int weft_connect(int fd, const struct sockaddr *addr,
     socklen_t addrlen);

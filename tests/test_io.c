@@ -33,6 +33,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
+#include <arpa/inet.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1979,6 +1981,305 @@ START_TEST(accept_out_of_descriptors_backs_off)
 }
 END_TEST
 
+/* ---- vectored and message I/O ------------------------------------------------------- */
+
+#define BIG_IOV (300 * 1024)
+
+struct vec_pair {
+	int rfd, wfd;
+	char *out, *in;
+	size_t total;
+	ssize_t wrote, got;
+};
+
+/* Writes 5 bytes, nothing, then BIG_IOV: more than a pipe holds, so the
+ * write parks and goes on where it stopped. */
+static void *vec_writer(void *arg)
+{
+	struct vec_pair *p = arg;
+	struct iovec v[3] = {
+		{ p->out, 5 }, { p->out + 5, 0 }, { p->out + 5, p->total - 5 }
+	};
+
+	p->wrote = weft_writev(p->wfd, v, 3);
+	return NULL;
+}
+
+static void *vec_reader(void *arg)
+{
+	struct vec_pair *p = arg;
+	size_t done = 0;
+
+	while (done < p->total) {
+		size_t left = p->total - done, half = left / 2;
+		struct iovec v[2] = { { p->in + done, half }, { p->in + done + half, left - half } };
+		ssize_t r = weft_readv(p->rfd, v, 2);
+
+		if (r <= 0)
+			break;
+		done += (size_t)r;
+	}
+	p->got = (ssize_t)done;
+	return NULL;
+}
+
+static void vec_round(int rfd, int wfd)
+{
+	struct vec_pair p;
+	size_t i;
+
+	p.rfd = rfd;
+	p.wfd = wfd;
+	p.total = 5 + BIG_IOV;
+	p.out = malloc(p.total);
+	p.in = calloc(1, p.total);
+	ck_assert_ptr_nonnull(p.out);
+	ck_assert_ptr_nonnull(p.in);
+	for (i = 0; i < p.total; i++)
+		p.out[i] = (char)(i * 7 + 3);
+	run_pair(vec_writer, &p, vec_reader, &p);
+	ck_assert_int_eq(p.wrote, (ssize_t)p.total);
+	ck_assert_int_eq(p.got, (ssize_t)p.total);
+	ck_assert(memcmp(p.in, p.out, p.total) == 0);
+	free(p.out);
+	free(p.in);
+}
+
+START_TEST(readv_writev_whole)
+{
+	int fds[2], sv[2];
+
+	ck_assert_int_eq(pipe(fds), 0);
+	vec_round(fds[0], fds[1]);
+	close(fds[0]);
+	close(fds[1]);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	vec_round(sv[0], sv[1]);
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
+START_TEST(readv_writev_many_and_errors)
+{
+	enum { N = 100 };
+	struct iovec v[N];
+	char bytes[N], back[N];
+	int fds[2], i;
+
+	ck_assert_int_eq(pipe(fds), 0);
+	for (i = 0; i < N; i++) {
+		bytes[i] = (char)i;
+		v[i].iov_base = &bytes[i];
+		v[i].iov_len = 1;
+	}
+	/* Outside a task: the plain calls, more iovecs than weft keeps on
+	 * its stack. */
+	ck_assert_int_eq(weft_writev(fds[1], v, N), N);
+	for (i = 0; i < N; i++)
+		v[i].iov_base = &back[i];
+	ck_assert_int_eq(weft_readv(fds[0], v, N), N);
+	ck_assert(memcmp(back, bytes, N) == 0);
+	assert_fails(weft_readv(fds[0], NULL, 1), EINVAL);
+	assert_fails(weft_readv(fds[0], v, -1), EINVAL);
+	assert_fails(weft_writev(fds[1], v, IOV_MAX + 1), EINVAL);
+	assert_fails(weft_writev(fds[1], NULL, 2), EINVAL);
+	ck_assert_int_eq(weft_writev(fds[1], v, 0), 0);
+	close(fds[0]);
+	signal(SIGPIPE, SIG_DFL);     /* EPIPE, not the end of the test */
+	assert_fails(weft_writev(fds[1], v, 3), EPIPE);
+	close(fds[1]);
+	assert_fails(weft_readv(unused_fd(), v, 1), EBADF);
+}
+END_TEST
+
+/* A regular file goes through the pool in a task. */
+static void *file_vec_task(void *arg)
+{
+	int fd = (int)P2U(arg);
+	char a[] = "hello, ", b[] = "vectors", back[14] = { 0 };
+	struct iovec out[2] = { { a, 7 }, { b, 7 } };
+	struct iovec in[2] = { { back, 4 }, { back + 4, 10 } };
+
+	if (weft_writev(fd, out, 2) != 14 || lseek(fd, 0, SEEK_SET) != 0 ||
+	    weft_readv(fd, in, 2) != 14)
+		return U2P(1);
+	return U2P(memcmp(back, "hello, vectors", 14) != 0);
+}
+
+START_TEST(readv_writev_regular_file)
+{
+	char path[] = "/tmp/weft-vec-XXXXXX";
+	int fd = mkstemp(path);
+
+	ck_assert_int_ge(fd, 0);
+	unlink(path);
+	ck_assert_int_eq(P2U(run_task(file_vec_task, U2P(fd))), 0);
+	close(fd);
+}
+END_TEST
+
+/* ---- UDP: recvfrom and sendto ---------------------------------------------------------- */
+
+static int udp_socket(uint16_t *port)
+{
+	struct sockaddr_in a = loopback_addr(0);
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	*port = local_port(fd);
+	ck_assert_uint_ne(*port, 0);
+	return fd;
+}
+
+struct udp {
+	int a, b;
+	uint16_t pa, pb;
+	char got[32];
+	ssize_t n;
+	struct sockaddr_in from;
+	socklen_t fromlen;
+	int late_err;
+};
+
+static void *udp_receiver(void *arg)
+{
+	struct udp *u = arg;
+
+	u->fromlen = sizeof(u->from);
+	u->n = weft_recvfrom(u->a, u->got, sizeof(u->got), 0,
+	    (struct sockaddr *)&u->from, &u->fromlen);
+	return NULL;
+}
+
+static void *udp_sender(void *arg)
+{
+	struct udp *u = arg;
+	struct sockaddr_in to = loopback_addr(u->pa);
+
+	yield_n(3);                        /* the receiver parks first */
+	TASK_CHECK(weft_sendto(u->b, "datagram", 8, 0, (struct sockaddr *)&to,
+	    sizeof(to)) == 8);
+	return NULL;
+}
+
+static void *udp_deadline(void *arg)
+{
+	struct udp *u = arg;
+	char c;
+	int64_t saved = weft_deadline_push(weft_now() + 30 * MS_NS);
+
+	errno = 0;
+	if (weft_recvfrom(u->a, &c, 1, 0, NULL, NULL) == -1)
+		u->late_err = errno;
+	weft_deadline_pop(saved);
+	return NULL;
+}
+
+START_TEST(udp_recvfrom_sendto)
+{
+	struct udp u;
+
+	memset(&u, 0, sizeof(u));
+	u.a = udp_socket(&u.pa);
+	u.b = udp_socket(&u.pb);
+	task_checks_reset();
+	run_pair(udp_receiver, &u, udp_sender, &u);
+	assert_task_checks_passed();
+	ck_assert_int_eq(u.n, 8);
+	ck_assert(memcmp(u.got, "datagram", 8) == 0);
+	ck_assert_uint_eq(u.fromlen, sizeof(struct sockaddr_in));
+	ck_assert_uint_eq(ntohs(u.from.sin_port), u.pb);
+	/* Nothing comes: the deadline ends the wait. */
+	run_task(udp_deadline, &u);
+	ck_assert_int_eq(u.late_err, ETIMEDOUT);
+	close(u.a);
+	close(u.b);
+}
+END_TEST
+
+/* ---- recvmsg and sendmsg: a descriptor passed ------------------------------------------ */
+
+struct passing {
+	int sv[2];
+	int received_fd;
+	char byte;
+};
+
+static void *fd_receiver(void *arg)
+{
+	struct passing *p = arg;
+	union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int))]; } ctl;
+	char data;
+	struct iovec v = { &data, 1 };
+	struct msghdr m;
+	struct cmsghdr *c;
+
+	memset(&m, 0, sizeof(m));
+	m.msg_iov = &v;
+	m.msg_iovlen = 1;
+	m.msg_control = ctl.buf;
+	m.msg_controllen = sizeof(ctl.buf);
+	p->received_fd = -1;
+	if (weft_recvmsg(p->sv[0], &m, MSG_CMSG_CLOEXEC) != 1)
+		return NULL;
+	c = CMSG_FIRSTHDR(&m);
+	if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+		memcpy(&p->received_fd, CMSG_DATA(c), sizeof(int));
+	if (p->received_fd >= 0 && weft_read(p->received_fd, &p->byte, 1) != 1)
+		p->byte = 0;
+	return NULL;
+}
+
+static void *fd_sender(void *arg)
+{
+	struct passing *p = arg;
+	union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int))]; } ctl;
+	struct iovec v = { "f", 1 };
+	struct msghdr m;
+	struct cmsghdr *c;
+	int pp[2];
+
+	yield_n(3);
+	TASK_CHECK(pipe(pp) == 0);
+	memset(&m, 0, sizeof(m));
+	memset(&ctl, 0, sizeof(ctl));
+	m.msg_iov = &v;
+	m.msg_iovlen = 1;
+	m.msg_control = ctl.buf;
+	m.msg_controllen = sizeof(ctl.buf);
+	c = CMSG_FIRSTHDR(&m);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &pp[0], sizeof(int));
+	TASK_CHECK(weft_sendmsg(p->sv[1], &m, 0) == 1);
+	close(pp[0]);                      /* the receiver has its own now */
+	TASK_CHECK(weft_write(pp[1], "z", 1) == 1);
+	close(pp[1]);
+	return NULL;
+}
+
+START_TEST(sendmsg_passes_descriptor)
+{
+	struct passing p;
+
+	memset(&p, 0, sizeof(p));
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p.sv), 0);
+	task_checks_reset();
+	run_pair(fd_receiver, &p, fd_sender, &p);
+	assert_task_checks_passed();
+	ck_assert_int_ge(p.received_fd, 0);
+	ck_assert_int_eq(p.byte, 'z');
+	close(p.received_fd);
+	assert_fails(weft_recvmsg(p.sv[0], NULL, 0), EINVAL);
+	assert_fails(weft_sendmsg(p.sv[0], NULL, 0), EINVAL);
+	close(p.sv[0]);
+	close(p.sv[1]);
+}
+END_TEST
+
 /* ---- SIGPIPE: a peer gone is EPIPE, never the end of the process ----------------- */
 
 /* SIGPIPE has its default action (death) and is neither blocked nor
@@ -2109,6 +2410,11 @@ static Suite *io_suite(void)
 	tcase_add_test(tc, nonblock_first_call_on_pipe);
 	tcase_add_test(tc, nonblock_sockets_keep_flags);
 	tcase_add_test(tc, writes_never_raise_sigpipe);
+	tcase_add_test(tc, readv_writev_whole);
+	tcase_add_test(tc, readv_writev_many_and_errors);
+	tcase_add_test(tc, readv_writev_regular_file);
+	tcase_add_test(tc, udp_recvfrom_sendto);
+	tcase_add_test(tc, sendmsg_passes_descriptor);
 	tcase_add_test(tc, sigpipe_pending_before_stays);
 	suite_add_tcase(s, tc);
 

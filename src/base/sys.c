@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -29,13 +30,23 @@ ssize_t weft__sys_write(int fd, const void *buf, size_t n)
 	return syscall(SYS_write, fd, buf, n);
 }
 
+ssize_t weft__sys_readv(int fd, const struct iovec *iov, int n)
+{
+	return syscall(SYS_readv, fd, iov, n);
+}
+
+ssize_t weft__sys_writev(int fd, const struct iovec *iov, int n)
+{
+	return syscall(SYS_writev, fd, iov, n);
+}
+
 /*
- * write(2) that fails with EPIPE instead of raising SIGPIPE, leaving the
+ * writev(2) that fails with EPIPE instead of raising SIGPIPE, leaving the
  * process's disposition alone: SIGPIPE is blocked in this thread for the
  * call, and the one the call raised, if any, taken back before unblocking.
  * One that was pending already stays pending.
  */
-ssize_t weft__sys_write_nosigpipe(int fd, const void *buf, size_t n)
+ssize_t weft__sys_writev_nosigpipe(int fd, const struct iovec *iov, int n)
 {
 	static const struct timespec now = { 0, 0 };
 	sigset_t pipe_only, old, pending;
@@ -46,8 +57,8 @@ ssize_t weft__sys_write_nosigpipe(int fd, const void *buf, size_t n)
 	sigaddset(&pipe_only, SIGPIPE);
 	if (sigpending(&pending) == -1 ||
 	    pthread_sigmask(SIG_BLOCK, &pipe_only, &old) != 0)
-		return weft__sys_write(fd, buf, n);
-	r = weft__sys_write(fd, buf, n);
+		return weft__sys_writev(fd, iov, n);
+	r = weft__sys_writev(fd, iov, n);
 	err = errno;
 	if (r == -1 && err == EPIPE && !sigismember(&pending, SIGPIPE))
 		while (sigtimedwait(&pipe_only, NULL, &now) == -1 &&
@@ -56,6 +67,35 @@ ssize_t weft__sys_write_nosigpipe(int fd, const void *buf, size_t n)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	errno = err;
 	return r;
+}
+
+ssize_t weft__sys_write_nosigpipe(int fd, const void *buf, size_t n)
+{
+	struct iovec one = { (void *)buf, n };
+
+	return weft__sys_writev_nosigpipe(fd, &one, 1);
+}
+
+ssize_t weft__sys_recvfrom(int fd, void *buf, size_t n, int flags,
+    struct sockaddr *src, socklen_t *srclen)
+{
+	return syscall(SYS_recvfrom, fd, buf, n, flags, src, srclen);
+}
+
+ssize_t weft__sys_sendto(int fd, const void *buf, size_t n, int flags,
+    const struct sockaddr *dst, socklen_t dstlen)
+{
+	return syscall(SYS_sendto, fd, buf, n, flags, dst, dstlen);
+}
+
+ssize_t weft__sys_recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	return syscall(SYS_recvmsg, fd, msg, flags);
+}
+
+ssize_t weft__sys_sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+	return syscall(SYS_sendmsg, fd, msg, flags);
 }
 
 ssize_t weft__sys_recv(int fd, void *buf, size_t n, int flags)

@@ -22,12 +22,22 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 /* Descriptor I/O (raw system calls). */
 ssize_t weft__sys_read(int fd, void *buf, size_t n);
 ssize_t weft__sys_write(int fd, const void *buf, size_t n);
-/* The same, failing with EPIPE where write(2) would raise SIGPIPE. */
+ssize_t weft__sys_readv(int fd, const struct iovec *iov, int n);
+ssize_t weft__sys_writev(int fd, const struct iovec *iov, int n);
+/* write and writev failing with EPIPE where they would raise SIGPIPE. */
 ssize_t weft__sys_write_nosigpipe(int fd, const void *buf, size_t n);
+ssize_t weft__sys_writev_nosigpipe(int fd, const struct iovec *iov, int n);
+ssize_t weft__sys_recvfrom(int fd, void *buf, size_t n, int flags,
+    struct sockaddr *src, socklen_t *srclen);
+ssize_t weft__sys_sendto(int fd, const void *buf, size_t n, int flags,
+    const struct sockaddr *dst, socklen_t dstlen);
+ssize_t weft__sys_recvmsg(int fd, struct msghdr *msg, int flags);
+ssize_t weft__sys_sendmsg(int fd, const struct msghdr *msg, int flags);
 ssize_t weft__sys_recv(int fd, void *buf, size_t n, int flags);
 ssize_t weft__sys_send(int fd, const void *buf, size_t n, int flags);
 int weft__sys_accept(int fd, struct sockaddr *addr, socklen_t *addrlen);

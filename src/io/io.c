@@ -10,9 +10,14 @@
  */
 #include "base/compiler.h"
 #include "base/error.h"
+#include "base/alloc.h"
 
+#include <limits.h>
 #include <poll.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include "base/clock.h"
 #include "base/sys.h"
@@ -47,7 +52,10 @@ static int block_on(struct weft_rt *rt, int fd, short events)
 
 /* ---- one operation ------------------------------------------------------ */
 
-enum op { OP_READ, OP_WRITE, OP_RECV, OP_SEND, OP_ACCEPT };
+enum op {
+	OP_READ, OP_WRITE, OP_RECV, OP_SEND, OP_ACCEPT,
+	OP_READV, OP_WRITEV, OP_RECVFROM, OP_SENDTO, OP_RECVMSG, OP_SENDMSG
+};
 
 struct io_op {
 	enum op op;
@@ -55,9 +63,25 @@ struct io_op {
 	void *buf;
 	size_t len;
 	int flags;
-	struct sockaddr *addr;
+	struct sockaddr *addr;        /* accept, recvfrom: out; sendto: in */
 	socklen_t *addrlen;
+	socklen_t dstlen;             /* sendto */
+	const struct iovec *iov;      /* readv, writev */
+	int iovcnt;
+	struct msghdr *msg;           /* recvmsg, sendmsg */
 };
+
+/* readv and writev on a socket in a task: the message form, which takes
+ * MSG_DONTWAIT and MSG_NOSIGNAL. */
+static struct msghdr iov_msg(const struct io_op *o)
+{
+	struct msghdr m;
+
+	memset(&m, 0, sizeof(m));
+	m.msg_iov = (struct iovec *)o->iov;
+	m.msg_iovlen = (size_t)o->iovcnt;
+	return m;
+}
 
 /*
  * One try; dontwait (a socket, in a task) makes it never block.  Writes
@@ -82,6 +106,31 @@ static ssize_t attempt(const struct io_op *o, int dontwait)
 		    o->flags | f | MSG_NOSIGNAL);
 	case OP_ACCEPT:
 		return weft__sys_accept(o->fd, o->addr, o->addrlen);
+	case OP_READV:
+		if (dontwait) {
+			struct msghdr m = iov_msg(o);
+
+			return weft__sys_recvmsg(o->fd, &m, f);
+		}
+		return weft__sys_readv(o->fd, o->iov, o->iovcnt);
+	case OP_WRITEV:
+		if (dontwait) {
+			struct msghdr m = iov_msg(o);
+
+			return weft__sys_sendmsg(o->fd, &m, f | MSG_NOSIGNAL);
+		}
+		return weft__sys_writev_nosigpipe(o->fd, o->iov, o->iovcnt);
+	case OP_RECVFROM:
+		return weft__sys_recvfrom(o->fd, o->buf, o->len, o->flags | f,
+		    o->addr, o->addrlen);
+	case OP_SENDTO:
+		return weft__sys_sendto(o->fd, o->buf, o->len,
+		    o->flags | f | MSG_NOSIGNAL, o->addr, o->dstlen);
+	case OP_RECVMSG:
+		return weft__sys_recvmsg(o->fd, o->msg, o->flags | f);
+	case OP_SENDMSG:
+		return weft__sys_sendmsg(o->fd, o->msg,
+		    o->flags | f | MSG_NOSIGNAL);
 	}
 	return weft__fail(EINVAL);
 }
@@ -93,7 +142,13 @@ static int would_block(ssize_t r)
 
 static uint32_t op_events(const struct io_op *o)
 {
-	return o->op == OP_WRITE || o->op == OP_SEND ? WEFT__EV_OUT : WEFT__EV_IN;
+	switch (o->op) {
+	case OP_WRITE: case OP_SEND: case OP_WRITEV: case OP_SENDTO:
+	case OP_SENDMSG:
+		return WEFT__EV_OUT;
+	default:
+		return WEFT__EV_IN;
+	}
 }
 
 /* Regular-file I/O runs on the pool: the disk may block, epoll can't tell. */
@@ -159,7 +214,8 @@ static ssize_t op_once(struct io_op *o)
 		return op_outside(rt, o);
 	if (!(e = weft__fd_get(rt, o->fd)) || weft__fd_learn(e) == -1)
 		return -1;
-	if (e->kind == WEFT__FD_FILE && (o->op == OP_READ || o->op == OP_WRITE))
+	if (e->kind == WEFT__FD_FILE && (o->op == OP_READ ||
+	    o->op == OP_WRITE || o->op == OP_READV || o->op == OP_WRITEV))
 		return file_op(rt, o);
 	/* accept has no MSG_DONTWAIT: the listening socket must be
 	 * non-blocking itself. */
@@ -203,6 +259,47 @@ static ssize_t op_all(struct io_op *o)
 	return (ssize_t)done;
 }
 
+/* writev(2) on a blocking fd writes everything: so does this, moving
+ * along a copy of iov as parts are written. */
+static ssize_t writev_all(struct io_op *o, const struct iovec *iov, int iovcnt)
+{
+	struct iovec local[16], *v = local;
+	size_t total = 0, done = 0;
+	ssize_t r = 0;
+	int i, first = 0;
+
+	if (iovcnt < 0 || iovcnt > IOV_MAX || (iovcnt && !iov))
+		return weft__fail(EINVAL);
+	for (i = 0; i < iovcnt; i++) {
+		if (iov[i].iov_len > (size_t)SSIZE_MAX - total)
+			return weft__fail(EINVAL);
+		total += iov[i].iov_len;
+	}
+	if (iovcnt > (int)(sizeof(local) / sizeof(local[0])) &&
+	    !(v = weft__malloc((size_t)iovcnt * sizeof(*v))))
+		return -1;
+	if (iovcnt)
+		memcpy(v, iov, (size_t)iovcnt * sizeof(*v));
+	do {
+		o->iov = v + first;
+		o->iovcnt = iovcnt - first;
+		if ((r = op_once(o)) < 0)
+			break;
+		done += (size_t)r;
+		while (first < iovcnt && (size_t)r >= v[first].iov_len)
+			r -= (ssize_t)v[first++].iov_len;
+		if (first < iovcnt) {
+			v[first].iov_base = (char *)v[first].iov_base + r;
+			v[first].iov_len -= (size_t)r;
+		}
+	} while (done < total);
+	if (v != local)
+		free(v);
+	if (r < 0)
+		return done ? (ssize_t)done : -1;
+	return (ssize_t)done;
+}
+
 /* ---- the calls ---------------------------------------------------------- */
 
 ssize_t weft_read(int fd, void *buf, size_t count)
@@ -234,6 +331,62 @@ ssize_t weft_send(int fd, const void *buf, size_t len, int flags)
 	    .len = len, .flags = flags };
 
 	return op_all(&o);
+}
+
+ssize_t weft_readv(int fd, const struct iovec *iov, int iovcnt)
+{
+	struct io_op o = { .op = OP_READV, .fd = fd, .iov = iov,
+	    .iovcnt = iovcnt };
+
+	if (iovcnt < 0 || iovcnt > IOV_MAX || (iovcnt && !iov))
+		return weft__fail(EINVAL);
+	return op_once(&o);
+}
+
+ssize_t weft_writev(int fd, const struct iovec *iov, int iovcnt)
+{
+	struct io_op o = { .op = OP_WRITEV, .fd = fd };
+
+	return writev_all(&o, iov, iovcnt);
+}
+
+ssize_t weft_recvfrom(int fd, void *buf, size_t len, int flags,
+    struct sockaddr *src, socklen_t *srclen)
+{
+	struct io_op o = { .op = OP_RECVFROM, .fd = fd, .buf = buf,
+	    .len = len, .flags = flags, .addr = src, .addrlen = srclen };
+
+	return op_once(&o);
+}
+
+ssize_t weft_sendto(int fd, const void *buf, size_t len, int flags,
+    const struct sockaddr *dst, socklen_t dstlen)
+{
+	struct io_op o = { .op = OP_SENDTO, .fd = fd, .buf = (void *)buf,
+	    .len = len, .flags = flags, .addr = (struct sockaddr *)dst,
+	    .dstlen = dstlen };
+
+	return op_all(&o);
+}
+
+ssize_t weft_recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	struct io_op o = { .op = OP_RECVMSG, .fd = fd, .msg = msg,
+	    .flags = flags };
+
+	if (!msg)
+		return weft__fail(EINVAL);
+	return op_once(&o);
+}
+
+ssize_t weft_sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+	struct io_op o = { .op = OP_SENDMSG, .fd = fd,
+	    .msg = (struct msghdr *)msg, .flags = flags };
+
+	if (!msg)
+		return weft__fail(EINVAL);
+	return op_once(&o);
 }
 
 int weft_accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
