@@ -14,7 +14,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -130,6 +132,15 @@ WEFT_API ssize_t weft_sendto(int fd, const void *buf, size_t len, int flags,
     const struct sockaddr *dst, socklen_t dstlen);
 WEFT_API ssize_t weft_recvmsg(int fd, struct msghdr *msg, int flags);
 WEFT_API ssize_t weft_sendmsg(int fd, const struct msghdr *msg, int flags);
+
+/* A stdio stream over fd whose reads and writes park the calling task;
+ * fclose closes fd. */
+WEFT_API FILE *weft_fdopen(int fd, const char *mode);
+
+/* Child processes and signals: waitpid(2) and sigwait(3) that park only
+ * the calling task (sigwait's convention: 0 or an error number). */
+WEFT_API pid_t weft_waitpid(pid_t pid, int *wstatus, int options);
+WEFT_API int weft_sigwait(const sigset_t *set, int *sig);
 WEFT_API int weft_accept(int fd, struct sockaddr *addr, socklen_t *addrlen);
 WEFT_API int weft_connect(int fd, const struct sockaddr *addr,
     socklen_t addrlen);

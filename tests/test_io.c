@@ -29,10 +29,12 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <sys/uio.h>
 #include <arpa/inet.h>
 #include <time.h>
@@ -2280,6 +2282,254 @@ START_TEST(sendmsg_passes_descriptor)
 }
 END_TEST
 
+/* ---- child processes and signals ------------------------------------------------------ */
+
+static atomic_int g_ticks;
+
+/* Counts while the other task waits: the thread was not blocked. */
+static void *ticker(void *arg)
+{
+	int64_t until = weft_now() + (int64_t)P2U(arg) * MS_NS;
+
+	while (weft_now() < until && weft_sleep(2) == 0)
+		atomic_fetch_add(&g_ticks, 1);
+	return NULL;
+}
+
+static pid_t child_exiting(int code, int after_ms)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		struct timespec ts = { after_ms / 1000, (after_ms % 1000) * 1000000L };
+
+		nanosleep(&ts, NULL);
+		_exit(code);
+	}
+	ck_assert_int_gt(pid, 0);
+	return pid;
+}
+
+struct waited {
+	pid_t pid, got;
+	int status, err, options;
+	int64_t deadline_ms;
+};
+
+static void *waitpid_task(void *arg)
+{
+	struct waited *w = arg;
+	int64_t saved = 0;
+
+	if (w->deadline_ms)
+		saved = weft_deadline_push(weft_now() + w->deadline_ms * MS_NS);
+	errno = 0;
+	w->got = weft_waitpid(w->pid, &w->status, w->options);
+	w->err = errno;
+	if (w->deadline_ms)
+		weft_deadline_pop(saved);
+	return NULL;
+}
+
+START_TEST(waitpid_parks_only_the_task)
+{
+	struct waited w;
+
+	memset(&w, 0, sizeof(w));
+	atomic_store(&g_ticks, 0);
+	w.pid = child_exiting(7, 100);
+	run_pair(waitpid_task, &w, ticker, U2P(60));
+	ck_assert_int_eq(w.got, w.pid);
+	ck_assert(WIFEXITED(w.status));
+	ck_assert_int_eq(WEXITSTATUS(w.status), 7);
+	ck_assert_int_gt(atomic_load(&g_ticks), 3);
+
+	/* Any child: the polling path. */
+	memset(&w, 0, sizeof(w));
+	w.pid = -1;
+	child_exiting(9, 20);
+	run_task(waitpid_task, &w);
+	ck_assert_int_gt(w.got, 0);
+	ck_assert_int_eq(WEXITSTATUS(w.status), 9);
+}
+END_TEST
+
+START_TEST(waitpid_deadline_and_errors)
+{
+	struct waited w;
+	pid_t pid = child_exiting(0, 10000);
+
+	memset(&w, 0, sizeof(w));
+	w.pid = pid;
+	w.deadline_ms = 50;
+	run_task(waitpid_task, &w);
+	ck_assert_int_eq(w.got, -1);
+	ck_assert_int_eq(w.err, ETIMEDOUT);
+	/* WNOHANG answers at once; then the child goes and is reaped. */
+	memset(&w, 0, sizeof(w));
+	w.pid = pid;
+	w.options = WNOHANG;
+	run_task(waitpid_task, &w);
+	ck_assert_int_eq(w.got, 0);
+	ck_assert_int_eq(kill(pid, SIGKILL), 0);
+	memset(&w, 0, sizeof(w));
+	w.pid = pid;
+	run_task(waitpid_task, &w);
+	ck_assert_int_eq(w.got, pid);
+	ck_assert(WIFSIGNALED(w.status));
+	/* Not a child of ours. */
+	memset(&w, 0, sizeof(w));
+	w.pid = pid;
+	run_task(waitpid_task, &w);
+	ck_assert_int_eq(w.got, -1);
+	ck_assert_int_eq(w.err, ECHILD);
+	/* Outside a task: the plain call. */
+	pid = child_exiting(3, 0);
+	ck_assert_int_eq(weft_waitpid(pid, &w.status, 0), pid);
+	ck_assert_int_eq(WEXITSTATUS(w.status), 3);
+}
+END_TEST
+
+struct sigwaited {
+	sigset_t set;
+	int sig, rc;
+	int64_t deadline_ms;
+};
+
+static void *sigwait_task(void *arg)
+{
+	struct sigwaited *s = arg;
+	int64_t saved = 0;
+
+	if (s->deadline_ms)
+		saved = weft_deadline_push(weft_now() + s->deadline_ms * MS_NS);
+	s->rc = weft_sigwait(&s->set, &s->sig);
+	if (s->deadline_ms)
+		weft_deadline_pop(saved);
+	return NULL;
+}
+
+static void *raise_later(void *arg)
+{
+	yield_n(3);                       /* the waiter parks first */
+	TASK_CHECK(weft_sleep(5) == 0);
+	TASK_CHECK(kill(getpid(), (int)P2U(arg)) == 0);
+	return NULL;
+}
+
+START_TEST(sigwait_parks_only_the_task)
+{
+	struct sigwaited s;
+	sigset_t old;
+
+	memset(&s, 0, sizeof(s));
+	sigemptyset(&s.set);
+	sigaddset(&s.set, SIGUSR1);
+	ck_assert_int_eq(pthread_sigmask(SIG_BLOCK, &s.set, &old), 0);
+	task_checks_reset();
+	run_pair(sigwait_task, &s, raise_later, U2P(SIGUSR1));
+	assert_task_checks_passed();
+	ck_assert_int_eq(s.rc, 0);
+	ck_assert_int_eq(s.sig, SIGUSR1);
+	/* A signal already pending is taken at once. */
+	ck_assert_int_eq(raise(SIGUSR1), 0);
+	s.sig = 0;
+	run_task(sigwait_task, &s);
+	ck_assert_int_eq(s.rc, 0);
+	ck_assert_int_eq(s.sig, SIGUSR1);
+	/* Nothing comes: the deadline; bad arguments: EINVAL. */
+	s.deadline_ms = 30;
+	run_task(sigwait_task, &s);
+	ck_assert_int_eq(s.rc, ETIMEDOUT);
+	ck_assert_int_eq(weft_sigwait(NULL, &s.sig), EINVAL);
+	ck_assert_int_eq(weft_sigwait(&s.set, NULL), EINVAL);
+	ck_assert_int_eq(pthread_sigmask(SIG_SETMASK, &old, NULL), 0);
+}
+END_TEST
+
+/* ---- stdio over a socket ------------------------------------------------------------- */
+
+enum { LINES = 200 };
+
+static void *line_writer(void *arg)
+{
+	FILE *f = weft_fdopen((int)P2U(arg), "w");
+	int i;
+
+	TASK_CHECK(f != NULL);
+	if (!f)
+		return NULL;
+	for (i = 0; i < LINES; i++)
+		TASK_CHECK(fprintf(f, "line %d of %d\n", i, LINES) > 0);
+	TASK_CHECK(fclose(f) == 0);        /* flushes, closes the fd */
+	return NULL;
+}
+
+static void *line_reader(void *arg)
+{
+	FILE *f = weft_fdopen((int)P2U(arg), "r");
+	char *line = NULL, want[64];
+	size_t cap = 0;
+	int n = 0;
+
+	TASK_CHECK(f != NULL);
+	if (!f)
+		return U2P(0);
+	while (getline(&line, &cap, f) > 0) {
+		snprintf(want, sizeof(want), "line %d of %d\n", n, LINES);
+		TASK_CHECK(strcmp(line, want) == 0);
+		n++;
+	}
+	TASK_CHECK(!ferror(f));
+	free(line);
+	fclose(f);
+	return U2P(n);
+}
+
+static void *count_reader(void *arg)
+{
+	*(int *)arg = (int)P2U(line_reader(U2P(((int *)arg)[1])));
+	return NULL;
+}
+
+START_TEST(fdopen_lines_over_socket)
+{
+	int sv[2], got[2];
+	FILE *f;
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	got[0] = -1;
+	got[1] = sv[0];
+	task_checks_reset();
+	run_pair(count_reader, got, line_writer, U2P(sv[1]));
+	assert_task_checks_passed();
+	ck_assert_int_eq(got[0], LINES);
+	ck_assert(!fd_is_open(sv[0]) && !fd_is_open(sv[1]));   /* fclose closed them */
+	assert_fails_null(weft_fdopen(-1, "r"), EBADF);
+	ck_assert_int_eq(pipe(sv), 0);
+	assert_fails_null(weft_fdopen(sv[0], "x"), EINVAL);
+	assert_fails_null(weft_fdopen(sv[0], NULL), EINVAL);
+	assert_fails_null(weft_fdopen(sv[0], "w"), EINVAL);     /* a read end */
+	assert_fails_null(weft_fdopen(sv[0], "r+"), EINVAL);
+	f = weft_fdopen(sv[1], "we");
+	ck_assert_ptr_nonnull(f);
+	/* Outside a task: the plain blocking calls. */
+	ck_assert_int_ge(fputs("out\n", f), 0);
+	ck_assert_int_eq(fclose(f), 0);
+	f = weft_fdopen(sv[0], "r");
+	ck_assert_ptr_nonnull(f);
+	{
+		char buf[16];
+
+		ck_assert_ptr_nonnull(fgets(buf, sizeof(buf), f));
+		ck_assert_str_eq(buf, "out\n");
+		ck_assert_ptr_null(fgets(buf, sizeof(buf), f));
+		ck_assert(feof(f));
+	}
+	ck_assert_int_eq(fclose(f), 0);
+}
+END_TEST
+
 /* ---- SIGPIPE: a peer gone is EPIPE, never the end of the process ----------------- */
 
 /* SIGPIPE has its default action (death) and is neither blocked nor
@@ -2415,6 +2665,10 @@ static Suite *io_suite(void)
 	tcase_add_test(tc, readv_writev_regular_file);
 	tcase_add_test(tc, udp_recvfrom_sendto);
 	tcase_add_test(tc, sendmsg_passes_descriptor);
+	tcase_add_test(tc, waitpid_parks_only_the_task);
+	tcase_add_test(tc, waitpid_deadline_and_errors);
+	tcase_add_test(tc, sigwait_parks_only_the_task);
+	tcase_add_test(tc, fdopen_lines_over_socket);
 	tcase_add_test(tc, sigpipe_pending_before_stays);
 	suite_add_tcase(s, tc);
 

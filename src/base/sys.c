@@ -11,6 +11,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -244,6 +245,26 @@ int weft__sys_sigaction(int sig, const struct sigaction *sa,
     struct sigaction *old)
 {
 	return sigaction(sig, sa, old);
+}
+
+pid_t weft__sys_waitpid(pid_t pid, int *status, int options)
+{
+	return (pid_t)syscall(SYS_wait4, pid, status, options, NULL);
+}
+
+int weft__sys_pidfd_open(pid_t pid)
+{
+#ifdef SYS_pidfd_open
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+#else
+	(void)pid;
+	return weft__fail(ENOSYS);
+#endif
+}
+
+int weft__sys_signalfd(const sigset_t *set)
+{
+	return signalfd(-1, set, SFD_NONBLOCK | SFD_CLOEXEC);
 }
 
 int weft__sys_getaddrinfo(const char *node, const char *service,

@@ -72,6 +72,12 @@ int weft__sys_sigaltstack(const stack_t *ss, stack_t *old);
 int weft__sys_sigaction(int sig, const struct sigaction *sa,
     struct sigaction *old);
 
+/* Child processes and signals: wait4 with no usage, pidfd_open (ENOSYS
+ * where the kernel lacks it), a non-blocking close-on-exec signalfd. */
+pid_t weft__sys_waitpid(pid_t pid, int *status, int options);
+int weft__sys_pidfd_open(pid_t pid);
+int weft__sys_signalfd(const sigset_t *set);
+
 /* Name resolution (libc; runs on pool threads, where a hook forwards). */
 int weft__sys_getaddrinfo(const char *node, const char *service,
     const struct addrinfo *hints, struct addrinfo **res);
