@@ -233,6 +233,7 @@ WEFT_API const char *weft_errmsg(void);
 typedef union weft_mutex { unsigned char opaque_[40]; void *align_; } weft_mutex;
 typedef union weft_cond { unsigned char opaque_[24]; void *align_; } weft_cond;
 typedef union weft_sem { unsigned char opaque_[32]; void *align_; } weft_sem;
+typedef union weft_rwlock { unsigned char opaque_[48]; void *align_; } weft_rwlock;
 typedef union weft_waitgroup { unsigned char opaque_[32]; void *align_; } weft_waitgroup;
 #define WEFT_MUTEX_INITIALIZER { { 0 } }
 #define WEFT_COND_INITIALIZER { { 0 } }
@@ -256,6 +257,16 @@ WEFT_API int weft_sem_wait(weft_sem *s);
 WEFT_API int weft_sem_trywait(weft_sem *s);
 WEFT_API int weft_sem_post(weft_sem *s);
 WEFT_API int weft_sem_getvalue(weft_sem *s, int *value);
+
+/* Readers share, writers exclude; FIFO, so no writer starves. */
+#define WEFT_RWLOCK_INITIALIZER { { 0 } }
+WEFT_API int weft_rwlock_init(weft_rwlock *l);
+WEFT_API int weft_rwlock_destroy(weft_rwlock *l);
+WEFT_API int weft_rwlock_rdlock(weft_rwlock *l);
+WEFT_API int weft_rwlock_wrlock(weft_rwlock *l);
+WEFT_API int weft_rwlock_tryrdlock(weft_rwlock *l);
+WEFT_API int weft_rwlock_trywrlock(weft_rwlock *l);
+WEFT_API int weft_rwlock_unlock(weft_rwlock *l);
 
 WEFT_API int weft_waitgroup_init(weft_waitgroup *wg);
 WEFT_API int weft_waitgroup_add(weft_waitgroup *wg, int delta);

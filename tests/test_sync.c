@@ -2061,6 +2061,258 @@ START_TEST(cross_thread_timeout_races)
 }
 END_TEST
 
+/* ---- readers-writer lock ---------------------------------------------------------------- */
+
+static weft_rwlock g_rw = WEFT_RWLOCK_INITIALIZER;
+static struct {
+	int readers, writers, max_readers, violations;
+	char order[8];
+	int norder;
+	int a_holds, w_queued, b_queued, a_release;
+	int w_err, b_got_while_a_holds;
+} g_rws;
+
+static void *rw_reader(void *arg)
+{
+	int i;
+
+	(void)arg;
+	for (i = 0; i < 50; i++) {
+		TASK_CHECK(weft_rwlock_rdlock(&g_rw) == 0);
+		g_rws.readers++;
+		if (g_rws.readers > g_rws.max_readers)
+			g_rws.max_readers = g_rws.readers;
+		g_rws.violations += g_rws.writers != 0;
+		yield_n(2);
+		g_rws.readers--;
+		TASK_CHECK(weft_rwlock_unlock(&g_rw) == 0);
+	}
+	return NULL;
+}
+
+static void *rw_writer(void *arg)
+{
+	int i;
+
+	(void)arg;
+	for (i = 0; i < 20; i++) {
+		TASK_CHECK(weft_rwlock_wrlock(&g_rw) == 0);
+		g_rws.violations += g_rws.readers != 0 || g_rws.writers != 0;
+		g_rws.writers++;
+		yield_n(2);
+		g_rws.writers--;
+		TASK_CHECK(weft_rwlock_unlock(&g_rw) == 0);
+		yield_n(1);
+	}
+	return NULL;
+}
+
+START_TEST(rwlock_readers_share_writers_exclude)
+{
+	weft_task *t[6];
+	int i;
+
+	memset(&g_rws, 0, sizeof(g_rws));
+	task_checks_reset();
+	for (i = 0; i < 6; i++)
+		ck_assert_ptr_nonnull(t[i] = weft_spawn(i < 4 ? rw_reader : rw_writer, NULL));
+	for (i = 0; i < 6; i++)
+		ck_assert_int_eq(weft_join(t[i], NULL), 0);
+	assert_task_checks_passed();
+	ck_assert_int_eq(g_rws.violations, 0);
+	ck_assert_int_ge(g_rws.max_readers, 2);
+	ck_assert_int_eq(weft_rwlock_destroy(&g_rw), 0);
+	ck_assert_int_eq(weft_rwlock_init(&g_rw), 0);
+}
+END_TEST
+
+/* A holds it to read; W asks to write; B asks to read after W: B must
+ * wait behind W, and W gets it when A lets go. */
+static void *rw_a(void *arg)
+{
+	(void)arg;
+	TASK_CHECK(weft_rwlock_rdlock(&g_rw) == 0);
+	g_rws.a_holds = 1;
+	while (!g_rws.a_release)
+		yield_n(1);
+	TASK_CHECK(weft_rwlock_unlock(&g_rw) == 0);
+	return NULL;
+}
+
+static void *rw_w(void *arg)
+{
+	int64_t saved = 0, deadline_ms = (int64_t)P2U(arg);
+
+	while (!g_rws.a_holds)
+		yield_n(1);
+	if (deadline_ms)
+		saved = weft_deadline_push(weft_now() + deadline_ms * MS_NS);
+	g_rws.w_queued = 1;
+	g_rws.w_err = weft_rwlock_wrlock(&g_rw) == 0 ? 0 : errno;
+	if (deadline_ms)
+		weft_deadline_pop(saved);
+	if (g_rws.w_err)
+		return NULL;
+	g_rws.order[g_rws.norder++] = 'W';
+	TASK_CHECK(weft_rwlock_unlock(&g_rw) == 0);
+	return NULL;
+}
+
+static void *rw_b(void *arg)
+{
+	(void)arg;
+	while (!g_rws.w_queued)
+		yield_n(1);
+	yield_n(2);                        /* W is parked in wrlock */
+	TASK_CHECK_FAILS(weft_rwlock_tryrdlock(&g_rw), EBUSY);
+	g_rws.b_queued = 1;
+	TASK_CHECK(weft_rwlock_rdlock(&g_rw) == 0);
+	g_rws.b_got_while_a_holds = !g_rws.a_release;
+	g_rws.order[g_rws.norder++] = 'B';
+	TASK_CHECK(weft_rwlock_unlock(&g_rw) == 0);
+	return NULL;
+}
+
+static void *rw_release_a(void *arg)
+{
+	(void)arg;
+	while (!g_rws.b_queued)
+		yield_n(1);
+	yield_n(3);
+	TASK_CHECK(g_rws.norder == 0);     /* both still wait */
+	g_rws.a_release = 1;
+	return NULL;
+}
+
+START_TEST(rwlock_waiting_writer_goes_first)
+{
+	weft_task *t[4];
+	int i;
+
+	memset(&g_rws, 0, sizeof(g_rws));
+	task_checks_reset();
+	t[0] = weft_spawn(rw_a, NULL);
+	t[1] = weft_spawn(rw_w, NULL);
+	t[2] = weft_spawn(rw_b, NULL);
+	t[3] = weft_spawn(rw_release_a, NULL);
+	for (i = 0; i < 4; i++) {
+		ck_assert_ptr_nonnull(t[i]);
+		ck_assert_int_eq(weft_join(t[i], NULL), 0);
+	}
+	assert_task_checks_passed();
+	ck_assert_int_eq(g_rws.w_err, 0);
+	ck_assert_str_eq(g_rws.order, "WB");
+}
+END_TEST
+
+/* The writer gives up (deadline): the reader queued behind it gets in
+ * beside A at once. */
+static void *rw_release_a_later(void *arg)
+{
+	(void)arg;
+	while (!g_rws.norder)
+		TASK_CHECK(weft_sleep(1) == 0);
+	g_rws.a_release = 1;
+	return NULL;
+}
+
+START_TEST(rwlock_writer_deadline_lets_readers_in)
+{
+	weft_task *t[4];
+	int i;
+
+	memset(&g_rws, 0, sizeof(g_rws));
+	task_checks_reset();
+	t[0] = weft_spawn(rw_a, NULL);
+	t[1] = weft_spawn(rw_w, U2P(30));
+	t[2] = weft_spawn(rw_b, NULL);
+	t[3] = weft_spawn(rw_release_a_later, NULL);
+	for (i = 0; i < 4; i++) {
+		ck_assert_ptr_nonnull(t[i]);
+		ck_assert_int_eq(weft_join(t[i], NULL), 0);
+	}
+	assert_task_checks_passed();
+	ck_assert_int_eq(g_rws.w_err, ETIMEDOUT);
+	ck_assert_str_eq(g_rws.order, "B");
+	ck_assert_int_eq(g_rws.b_got_while_a_holds, 1);
+}
+END_TEST
+
+START_TEST(rwlock_errors)
+{
+	weft_rwlock l = WEFT_RWLOCK_INITIALIZER;
+
+	assert_fails(weft_rwlock_init(NULL), EINVAL);
+	assert_fails(weft_rwlock_rdlock(NULL), EINVAL);
+	assert_fails(weft_rwlock_unlock(&l), EPERM);
+	ck_assert_int_eq(weft_rwlock_wrlock(&l), 0);
+	assert_fails(weft_rwlock_wrlock(&l), EDEADLK);
+	assert_fails(weft_rwlock_rdlock(&l), EDEADLK);
+	assert_fails(weft_rwlock_destroy(&l), EBUSY);
+	ck_assert_int_eq(weft_rwlock_unlock(&l), 0);
+	ck_assert_int_eq(weft_rwlock_tryrdlock(&l), 0);
+	ck_assert_int_eq(weft_rwlock_tryrdlock(&l), 0);
+	assert_fails(weft_rwlock_trywrlock(&l), EBUSY);
+	ck_assert_int_eq(weft_rwlock_unlock(&l), 0);
+	ck_assert_int_eq(weft_rwlock_unlock(&l), 0);
+	ck_assert_int_eq(weft_rwlock_trywrlock(&l), 0);
+	ck_assert_int_eq(weft_rwlock_unlock(&l), 0);
+	ck_assert_int_eq(weft_rwlock_destroy(&l), 0);
+	assert_fails(weft_rwlock_rdlock(&l), EINVAL);
+	assert_fails(weft_rwlock_destroy(&l), EINVAL);
+}
+END_TEST
+
+/* Another thread's task holds it to write; ours waits to read. */
+static atomic_int g_rw_held;
+
+static void *rw_holder_task(void *arg)
+{
+	(void)arg;
+	XCHECK(weft_rwlock_wrlock(&g_rw) == 0);
+	atomic_store(&g_rw_held, 1);
+	XCHECK(weft_sleep(20) == 0);
+	XCHECK(weft_rwlock_unlock(&g_rw) == 0);
+	return NULL;
+}
+
+static void *rw_holder_thread(void *arg)
+{
+	weft_task *t = weft_spawn(rw_holder_task, arg);
+
+	XCHECK(t != NULL);
+	if (t)
+		XCHECK(weft_join(t, NULL) == 0);
+	return NULL;
+}
+
+static void *rw_cross_reader(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&g_rw_held))
+		TASK_CHECK(weft_sleep(1) == 0);
+	TASK_CHECK(weft_rwlock_rdlock(&g_rw) == 0);
+	TASK_CHECK(weft_rwlock_unlock(&g_rw) == 0);
+	return NULL;
+}
+
+START_TEST(rwlock_across_threads)
+{
+	pthread_t th;
+
+	atomic_store(&g_rw_held, 0);
+	ck_assert_int_eq(weft_rwlock_init(&g_rw), 0);
+	task_checks_reset();
+	ck_assert_int_eq(pthread_create(&th, NULL, rw_holder_thread, NULL), 0);
+	run_task(rw_cross_reader, NULL);
+	ck_assert_int_eq(pthread_join(th, NULL), 0);
+	assert_task_checks_passed();
+	assert_xchecks_passed();
+	ck_assert_int_eq(weft_rwlock_destroy(&g_rw), 0);
+	ck_assert_int_eq(weft_rwlock_init(&g_rw), 0);
+}
+END_TEST
+
 static Suite *sync_suite(void)
 {
 	Suite *s = suite_create("sync");
@@ -2115,6 +2367,11 @@ static Suite *sync_suite(void)
 	tcase_add_test(tc, cross_thread_sem);
 	tcase_add_test(tc, cross_thread_waitgroup_cond);
 	tcase_add_test(tc, cross_thread_timeout_races);
+	tcase_add_test(tc, rwlock_readers_share_writers_exclude);
+	tcase_add_test(tc, rwlock_waiting_writer_goes_first);
+	tcase_add_test(tc, rwlock_writer_deadline_lets_readers_in);
+	tcase_add_test(tc, rwlock_errors);
+	tcase_add_test(tc, rwlock_across_threads);
 	suite_add_tcase(s, tc);
 
 	return s;
