@@ -2184,22 +2184,27 @@ static void *rw_release_a(void *arg)
 	return NULL;
 }
 
-START_TEST(rwlock_waiting_writer_goes_first)
+/* A, W (with a deadline of w_deadline_ms, 0: none), B and the task
+ * that lets A go, all joined. */
+static void run_rw_scene(uintptr_t w_deadline_ms, void *(*release)(void *))
 {
+	void *(*fn[4])(void *) = { rw_a, rw_w, rw_b, release };
 	weft_task *t[4];
 	int i;
 
 	memset(&g_rws, 0, sizeof(g_rws));
 	task_checks_reset();
-	t[0] = weft_spawn(rw_a, NULL);
-	t[1] = weft_spawn(rw_w, NULL);
-	t[2] = weft_spawn(rw_b, NULL);
-	t[3] = weft_spawn(rw_release_a, NULL);
-	for (i = 0; i < 4; i++) {
-		ck_assert_ptr_nonnull(t[i]);
+	for (i = 0; i < 4; i++)
+		ck_assert_ptr_nonnull(t[i] = weft_spawn(fn[i],
+		    i == 1 ? U2P(w_deadline_ms) : NULL));
+	for (i = 0; i < 4; i++)
 		ck_assert_int_eq(weft_join(t[i], NULL), 0);
-	}
 	assert_task_checks_passed();
+}
+
+START_TEST(rwlock_waiting_writer_goes_first)
+{
+	run_rw_scene(0, rw_release_a);
 	ck_assert_int_eq(g_rws.w_err, 0);
 	ck_assert_str_eq(g_rws.order, "WB");
 }
@@ -2218,20 +2223,7 @@ static void *rw_release_a_later(void *arg)
 
 START_TEST(rwlock_writer_deadline_lets_readers_in)
 {
-	weft_task *t[4];
-	int i;
-
-	memset(&g_rws, 0, sizeof(g_rws));
-	task_checks_reset();
-	t[0] = weft_spawn(rw_a, NULL);
-	t[1] = weft_spawn(rw_w, U2P(30));
-	t[2] = weft_spawn(rw_b, NULL);
-	t[3] = weft_spawn(rw_release_a_later, NULL);
-	for (i = 0; i < 4; i++) {
-		ck_assert_ptr_nonnull(t[i]);
-		ck_assert_int_eq(weft_join(t[i], NULL), 0);
-	}
-	assert_task_checks_passed();
+	run_rw_scene(30, rw_release_a_later);
 	ck_assert_int_eq(g_rws.w_err, ETIMEDOUT);
 	ck_assert_str_eq(g_rws.order, "B");
 	ck_assert_int_eq(g_rws.b_got_while_a_holds, 1);
