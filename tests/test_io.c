@@ -2509,6 +2509,7 @@ START_TEST(fdopen_lines_over_socket)
 	ck_assert_int_eq(pipe(sv), 0);
 	assert_fails_null(weft_fdopen(sv[0], "x"), EINVAL);
 	assert_fails_null(weft_fdopen(sv[0], NULL), EINVAL);
+	assert_fails_null(weft_fdopen(sv[0], ""), EINVAL);
 	assert_fails_null(weft_fdopen(sv[0], "w"), EINVAL);     /* a read end */
 	assert_fails_null(weft_fdopen(sv[0], "r+"), EINVAL);
 	f = weft_fdopen(sv[1], "we");

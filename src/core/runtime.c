@@ -130,12 +130,8 @@ struct weft_rt *weft__rt_create(void)
 	weft__loop_init(&rt->loop);
 	/* Room in the timer heap for main's waits (task.c makes it for
 	 * the tasks): no wait fails for want of memory. */
-	if (weft__heap_reserve(&rt->loop.timers, 1) == -1) {
-		weft__loop_term(&rt->loop);
-		free(rt);
-		return weft__fail_null(ENOMEM);
-	}
-	if (pthread_setspecific(rt_key, rt) != 0) {
+	if (weft__heap_reserve(&rt->loop.timers, 1) == -1 ||
+	    pthread_setspecific(rt_key, rt) != 0) {
 		rt_destroy(rt);
 		return weft__fail_null(ENOMEM);
 	}

@@ -254,11 +254,8 @@ static int fetcher_init(void *part, struct weft_rt *rt)
 		curl_multi_cleanup(f->multi);
 		return weft__fail(ENOMEM);
 	}
-	/* HTTP/2 streams per connection: no cap of ours below the server's
-	 * own (its SETTINGS still bound it).  With libcurl's default of
-	 * 100, or a cap equal to nginx's 128, 200 concurrent GETs sometimes
-	 * overflowed into 10 to 25 connections (libcurl 7.88); above it
-	 * they shared one in every run (tests/test_nginx). */
+	/* HTTP/2 streams per connection: no cap of libcurl's below ours
+	 * (ORIGIN_STREAMS, below) or the server's own SETTINGS. */
 	curl_multi_setopt(f->multi, CURLMOPT_MAX_CONCURRENT_STREAMS, 1000L);
 	curl_multi_setopt(f->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
 	curl_multi_setopt(f->multi, CURLMOPT_SOCKETDATA, f);
@@ -378,6 +375,13 @@ static void origin_leave(struct fetcher *f, struct origin *o)
 
 /* ---- a fetch in a task -------------------------------------------------- */
 
+/* weft_errmsg's words for a wait that ended early with err. */
+static const char *wait_words(int err)
+{
+	return err == ETIMEDOUT ? "deadline passed" :
+	    err == ECANCELED ? "cancelled" : NULL;
+}
+
 /* Inside a task: hand the transfer to the multi handle and park. */
 weft_response *weft__fetch_parked(struct weft_rt *rt,
     struct weft__transfer *x)
@@ -393,8 +397,7 @@ weft_response *weft__fetch_parked(struct weft_rt *rt,
 	if ((err = weft__interrupted(self)))
 		return weft__transfer_finish(self, x, err, NULL);
 	if (x->origin[0] && !(o = origin_enter(f, self, x->origin, &err)))
-		return weft__transfer_finish(self, x, err, err == ETIMEDOUT ?
-		    "deadline passed" : err == ECANCELED ? "cancelled" : NULL);
+		return weft__transfer_finish(self, x, err, wait_words(err));
 	x->task = self;
 	if (curl_easy_setopt(x->easy, CURLOPT_SHARE, f->share) != CURLE_OK ||
 	    curl_multi_add_handle(f->multi, x->easy) != CURLM_OK) {
@@ -411,8 +414,7 @@ weft_response *weft__fetch_parked(struct weft_rt *rt,
 	if (o)
 		origin_leave(f, o);
 	if (!x->done)
-		return weft__transfer_finish(self, x, err, err == ETIMEDOUT ?
-		    "deadline passed" : err == ECANCELED ? "cancelled" : NULL);
+		return weft__transfer_finish(self, x, err, wait_words(err));
 	return weft__transfer_finish(self, x, x->watch_err, x->watch_err ?
 	    "cannot watch the connection's socket" : NULL);
 }

@@ -178,6 +178,13 @@ static int set_headers(struct weft__transfer *x)
 	return curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->req_headers);
 }
 
+/* May HTTP/2 come for url: over TLS (by ALPN), or asked for outright? */
+static int may_multiplex(const struct weft_fetch_opts *o, const char *url)
+{
+	return o->http_version == WEFT_HTTP_2 ||
+	    strncasecmp(url, "https:", 6) == 0;
+}
+
 /* TLS, proxy, authentication, encodings and the HTTP version. */
 static int set_connection(CURL *e, const struct weft_fetch_opts *o,
     const char *url)
@@ -214,7 +221,7 @@ static int set_connection(CURL *e, const struct weft_fetch_opts *o,
 	/* Where HTTP/2 may come, wait for a connection being set up that
 	 * can multiplex rather than open another beside it; for HTTP/1.1
 	 * that wait would only put requests one after another. */
-	if (o->http_version == WEFT_HTTP_2 || strncasecmp(url, "https:", 6) == 0)
+	if (may_multiplex(o, url))
 		rc |= curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
 	return rc;
 }
@@ -226,8 +233,7 @@ static void set_origin(struct weft__transfer *x, const char *url)
 	size_t n;
 
 	x->origin[0] = '\0';
-	if (!auth || (x->opts.http_version != WEFT_HTTP_2 &&
-	    strncasecmp(url, "https:", 6) != 0))
+	if (!auth || !may_multiplex(&x->opts, url))
 		return;
 	n = (size_t)(auth + 3 - url) + strcspn(auth + 3, "/?#");
 	if (n < sizeof(x->origin)) {

@@ -259,6 +259,12 @@ static ssize_t op_all(struct io_op *o)
 	return (ssize_t)done;
 }
 
+/* What readv(2) and writev(2) take: iovcnt from 0 to IOV_MAX. */
+static int iov_ok(const struct iovec *iov, int iovcnt)
+{
+	return iovcnt >= 0 && iovcnt <= IOV_MAX && (iov || !iovcnt);
+}
+
 /* writev(2) on a blocking fd writes everything: so does this, moving
  * along a copy of iov as parts are written. */
 static ssize_t writev_all(struct io_op *o, const struct iovec *iov, int iovcnt)
@@ -268,7 +274,7 @@ static ssize_t writev_all(struct io_op *o, const struct iovec *iov, int iovcnt)
 	ssize_t r = 0;
 	int i, first = 0;
 
-	if (iovcnt < 0 || iovcnt > IOV_MAX || (iovcnt && !iov))
+	if (!iov_ok(iov, iovcnt))
 		return weft__fail(EINVAL);
 	for (i = 0; i < iovcnt; i++) {
 		if (iov[i].iov_len > (size_t)SSIZE_MAX - total)
@@ -338,7 +344,7 @@ ssize_t weft_readv(int fd, const struct iovec *iov, int iovcnt)
 	struct io_op o = { .op = OP_READV, .fd = fd, .iov = iov,
 	    .iovcnt = iovcnt };
 
-	if (iovcnt < 0 || iovcnt > IOV_MAX || (iovcnt && !iov))
+	if (!iov_ok(iov, iovcnt))
 		return weft__fail(EINVAL);
 	return op_once(&o);
 }

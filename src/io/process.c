@@ -3,8 +3,8 @@
  * on a pidfd (Linux 5.3), weft_sigwait on a signalfd, so only the calling
  * task waits.  Where there is no descriptor to wait on (any child, a
  * stopped or continued child, a kernel without pidfd, no descriptor
- * left), weft_waitpid looks again at growing intervals, 1 ms up to 20 ms.  Outside a task both are
- * the POSIX calls.
+ * left), weft_waitpid looks again at growing intervals, 1 ms up to
+ * 20 ms.  Outside a task both are the POSIX calls.
  */
 #include "base/compiler.h"
 #include "base/error.h"

@@ -38,7 +38,7 @@ static int mode_access(const char *mode)
 {
 	int plus;
 
-	if (!mode || !strchr("rwa", mode[0]))
+	if (!mode || !mode[0] || !strchr("rwa", mode[0]))
 		return -1;
 	plus = strchr(mode + 1, '+') != NULL;
 	if (mode[1 + strspn(mode + 1, "+be")] != '\0')
