@@ -141,6 +141,15 @@ WEFT_API FILE *weft_fdopen(int fd, const char *mode);
  * the calling task (sigwait's convention: 0 or an error number). */
 WEFT_API pid_t weft_waitpid(pid_t pid, int *wstatus, int options);
 WEFT_API int weft_sigwait(const sigset_t *set, int *sig);
+
+/* A connected socket to address on network ("tcp", "tcp4", "tcp6", "udp",
+ * "udp4", "udp6", "unix", "unixgram", "unixpacket"): "host:port",
+ * "[v6addr]:port", or a path; the addresses of a name race as RFC 8305
+ * describes.  weft_listen: a bound socket, listening unless a datagram
+ * one; ":port" means every local address, port 0 picks a free one. */
+WEFT_API int weft_dial(const char *network, const char *address);
+WEFT_API int weft_listen(const char *network, const char *address,
+    int backlog);
 WEFT_API int weft_accept(int fd, struct sockaddr *addr, socklen_t *addrlen);
 WEFT_API int weft_connect(int fd, const struct sockaddr *addr,
     socklen_t addrlen);

@@ -45,7 +45,7 @@ for f in "$src"/*/*.[ch]; do
 	fi
 	if [ "$rel" != base/sys.c ]; then
 		# Calls by name, not weft__sys_ wrappers nor "poll(2)" references.
-		calls=$(grep -n -E '(^|[^_[:alnum:].>])(read|write|readv|writev|recv|send|recvfrom|sendto|recvmsg|sendmsg|accept|accept4|connect|close|poll|ppoll|fcntl|fstat|getsockopt|epoll_[a-z0-9_]+|eventfd|mmap|munmap|mprotect|madvise|sigaltstack|sigaction|clock_nanosleep|nanosleep|getaddrinfo|sched_yield|waitpid|wait4|signalfd|pidfd_open)[[:space:]]*\([^0-9)]' "$f" |
+		calls=$(grep -n -E '(^|[^_[:alnum:].>])(read|write|readv|writev|recv|send|recvfrom|sendto|recvmsg|sendmsg|accept|accept4|connect|close|poll|ppoll|fcntl|fstat|getsockopt|setsockopt|ioctl|socket|bind|listen|epoll_[a-z0-9_]+|eventfd|mmap|munmap|mprotect|madvise|sigaltstack|sigaction|clock_nanosleep|nanosleep|getaddrinfo|sched_yield|waitpid|wait4|signalfd|pidfd_open)[[:space:]]*\([^0-9)]' "$f" |
 			grep -v -E '^[0-9]+:[[:space:]]*(/?\*|//)')
 		[ -z "$calls" ] || fail "$rel: calls libc directly instead of base/sys.h:
 $calls"

@@ -1457,8 +1457,9 @@ END_TEST
 
 /*
  * ---- O_NONBLOCK -----------------------------------------------------------
- * Pipes get it from weft and keep it; outside a task the calls still block
- * as on a blocking fd.  Sockets keep their own flags.
+ * Pipes, FIFOs and terminals never get it from weft (their description may
+ * be shared with other processes); sockets keep their own flags too.  In a
+ * task the calls park regardless; outside they block as POSIX's.
  */
 
 enum { NB_BYTES = 256 * 1024 };
@@ -1558,9 +1559,9 @@ START_TEST(nonblock_flag_and_blocking_outside)
 	ck_assert_int_eq(weft_join(r, NULL), 0);
 	ck_assert_int_eq(g_nb.wrote, NB_BYTES);
 	ck_assert_uint_eq(g_nb.moved, NB_BYTES);
-	/* Documented: weft left O_NONBLOCK set on both. */
-	ck_assert(fd_nonblocking(p[0]));
-	ck_assert(fd_nonblocking(p[1]));
+	/* Documented: weft left the flags alone. */
+	ck_assert(!fd_nonblocking(p[0]));
+	ck_assert(!fd_nonblocking(p[1]));
 
 	/* From main, weft_read still blocks until data comes, not EAGAIN. */
 	atomic_store(&g_fed, 0);
@@ -1594,18 +1595,20 @@ START_TEST(nonblock_flag_and_blocking_outside)
 	ck_assert_int_ge(weft_now(), d);
 	ck_assert_int_eq(weft_deadline_pop(saved), 0);
 
-	/* Cleared behind weft's back: a task's read still parks (checked
-	 * on every call), and the flag is back afterwards. */
-	ck_assert_int_eq(fcntl(p[0], F_SETFL, fcntl(p[0], F_GETFL) & ~O_NONBLOCK), 0);
-	wait_round(p[0], p[1], "cleared");
+	/* The caller's own O_NONBLOCK: a task still parks and the flag
+	 * stays; main gets EAGAIN, as from read(2). */
+	ck_assert_int_eq(fcntl(p[0], F_SETFL, fcntl(p[0], F_GETFL) | O_NONBLOCK), 0);
+	wait_round(p[0], p[1], "caller's");
 	ck_assert(fd_nonblocking(p[0]));
+	assert_fails((int)weft_read(p[0], buf, sizeof(buf)), EAGAIN);
+	ck_assert(!fd_nonblocking(p[1]));
 
 	ck_assert_int_eq(weft_close(p[0]), 0);
 	ck_assert_int_eq(weft_close(p[1]), 0);
 }
 END_TEST
 
-/* The first weft call on a pipe in a task sets O_NONBLOCK, waiting or not. */
+/* A weft call on a pipe in a task leaves its flags, waiting or not. */
 static void *pipe_no_wait_fn(void *arg)
 {
 	int *q = arg;
@@ -1627,8 +1630,8 @@ START_TEST(nonblock_first_call_on_pipe)
 	ck_assert_ptr_nonnull(t);
 	ck_assert_int_eq(weft_join(t, NULL), 0);
 	assert_task_checks_passed();
-	ck_assert(fd_nonblocking(q[0]));
-	ck_assert(fd_nonblocking(q[1]));
+	ck_assert(!fd_nonblocking(q[0]));
+	ck_assert(!fd_nonblocking(q[1]));
 	ck_assert_int_eq(weft_close(q[0]), 0);
 	ck_assert_int_eq(weft_close(q[1]), 0);
 }
@@ -1672,6 +1675,175 @@ START_TEST(nonblock_sockets_keep_flags)
 
 	ck_assert_int_eq(weft_close(s[0]), 0);
 	ck_assert_int_eq(weft_close(s[1]), 0);
+}
+END_TEST
+
+/*
+ * ---- descriptions shared with another process ------------------------------
+ * A child reads a pipe it shares with the parent, and writes to another,
+ * inside tasks, while a ticker task runs: the reads and writes park (the
+ * ticker gets to run), and the parent, sampling its own ends all along,
+ * never sees O_NONBLOCK.
+ */
+
+enum { SHARED_BYTES = 200 * 1024, SHARED_TICKS = 3 };
+
+static struct {
+	int in, out;                  /* the child's ends */
+	int entered, done;
+	int ticks;
+	size_t got;
+} g_sh;
+
+static void *shared_reader(void *arg)
+{
+	char buf[8192];
+	ssize_t r;
+
+	(void)arg;
+	g_sh.entered = 1;
+	while ((r = weft_read(g_sh.in, buf, sizeof(buf))) > 0)
+		g_sh.got += (size_t)r;
+	g_sh.done = 1;
+	return NULL;
+}
+
+/* Ticks while the reader waits; after SHARED_TICKS, tells the parent. */
+static void *shared_ticker(void *arg)
+{
+	(void)arg;
+	while (!g_sh.done) {
+		if (g_sh.entered && ++g_sh.ticks == SHARED_TICKS &&
+		    weft_write(g_sh.out, "r", 1) != 1)
+			return NULL;
+		weft_sleep(2);
+	}
+	return NULL;
+}
+
+static void shared_child(int in, int out)
+{
+	weft_task *r, *t;
+	char verdict;
+
+	memset(&g_sh, 0, sizeof(g_sh));
+	g_sh.in = in;
+	g_sh.out = out;
+	r = weft_spawn(shared_reader, NULL);
+	t = weft_spawn(shared_ticker, NULL);
+	if (!r || !t || weft_join(r, NULL) || weft_join(t, NULL))
+		_exit(2);
+	verdict = g_sh.got == SHARED_BYTES ? 'k' : 'x';
+	_exit(weft_write(out, &verdict, 1) == 1 && !fd_nonblocking(in) ? 0 : 3);
+}
+
+START_TEST(shared_pipe_keeps_flags_in_parent)
+{
+	static char data[SHARED_BYTES];
+	int down[2], up[2], status = -1, samples = 0;
+	size_t sent = 0;
+	char c = 0;
+	pid_t pid;
+
+	make_pipe(down);
+	make_pipe(up);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		close(down[1]);
+		close(up[0]);
+		shared_child(down[0], up[1]);
+	}
+	/* The parent keeps the child's ends open too, and watches them. */
+	struct pollfd f = { .fd = up[0], .events = POLLIN, .revents = 0 };
+
+	ck_assert_msg(poll(&f, 1, 10000) == 1,
+	    "the child's ticker never ran while its reader waited");
+	ck_assert_int_eq(read(up[0], &c, 1), 1);
+	ck_assert_int_eq(c, 'r');
+	memset(data, 's', sizeof(data));
+	while (sent < sizeof(data)) {
+		size_t n = sizeof(data) - sent < 1000 ? sizeof(data) - sent : 1000;
+		ssize_t w;
+
+		ck_assert(!fd_nonblocking(down[0]) && !fd_nonblocking(up[1]));
+		samples++;
+		w = write(down[1], data + sent, n);
+		ck_assert_int_gt(w, 0);
+		sent += (size_t)w;
+	}
+	close(down[1]);
+	f.revents = 0;
+	ck_assert_int_eq(poll(&f, 1, 10000), 1);
+	ck_assert_int_eq(read(up[0], &c, 1), 1);
+	ck_assert_msg(c == 'k', "the child read the wrong amount");
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "child status %#x", status);
+	/* After: still blocking, as the parent made them. */
+	ck_assert(!fd_nonblocking(down[0]) && !fd_nonblocking(up[1]));
+	ck_assert_int_gt(samples, 100);
+	close(down[0]);
+	close(up[0]);
+	close(up[1]);
+}
+END_TEST
+
+/*
+ * A terminal: a task reads a line from a pseudo-terminal while another
+ * types it on the master side; the slave's flags never change.
+ */
+static struct {
+	int master, slave;
+	int flags_seen_nonblock;
+	ssize_t n;
+	char line[64];
+} g_tty;
+
+static void *tty_reader(void *arg)
+{
+	(void)arg;
+	g_tty.n = weft_read(g_tty.slave, g_tty.line, sizeof(g_tty.line) - 1);
+	return NULL;
+}
+
+static void *tty_typist(void *arg)
+{
+	int i;
+
+	(void)arg;
+	for (i = 0; i < 5; i++) {
+		g_tty.flags_seen_nonblock |= fd_nonblocking(g_tty.slave);
+		weft_sleep(5);
+	}
+	TASK_CHECK(weft_write(g_tty.master, "hello\n", 6) == 6);
+	return NULL;
+}
+
+START_TEST(tty_keeps_flags)
+{
+	const char *name;
+
+	task_checks_reset();
+	memset(&g_tty, 0, sizeof(g_tty));
+	g_tty.master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (g_tty.master < 0 || grantpt(g_tty.master) || unlockpt(g_tty.master) ||
+	    !(name = ptsname(g_tty.master))) {
+		fprintf(stderr, "tty_keeps_flags: skipped, no pseudo-terminals "
+		    "(%s)\n", strerror(errno));
+		return;
+	}
+	g_tty.slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	ck_assert_int_ge(g_tty.slave, 0);
+	ck_assert(!fd_nonblocking(g_tty.slave));
+	run_pair(tty_reader, NULL, tty_typist, NULL);
+	assert_task_checks_passed();
+	ck_assert_int_eq(g_tty.flags_seen_nonblock, 0);
+	ck_assert_msg(g_tty.n == 6, "read %zd errno %d", g_tty.n, errno);
+	ck_assert(memcmp(g_tty.line, "hello\n", 6) == 0);
+	ck_assert(!fd_nonblocking(g_tty.slave));
+	ck_assert_int_eq(weft_close(g_tty.slave), 0);
+	ck_assert_int_eq(weft_close(g_tty.master), 0);
 }
 END_TEST
 
@@ -2660,6 +2832,8 @@ static Suite *io_suite(void)
 	tcase_add_test(tc, nonblock_flag_and_blocking_outside);
 	tcase_add_test(tc, nonblock_first_call_on_pipe);
 	tcase_add_test(tc, nonblock_sockets_keep_flags);
+	tcase_add_test(tc, shared_pipe_keeps_flags_in_parent);
+	tcase_add_test(tc, tty_keeps_flags);
 	tcase_add_test(tc, writes_never_raise_sigpipe);
 	tcase_add_test(tc, readv_writev_whole);
 	tcase_add_test(tc, readv_writev_many_and_errors);

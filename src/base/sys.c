@@ -149,6 +149,32 @@ int weft__sys_fstat(int fd, struct stat *st)
 	return fstat(fd, st);
 }
 
+int weft__sys_ioctl(int fd, unsigned long req, void *arg)
+{
+	return (int)syscall(SYS_ioctl, fd, req, arg);
+}
+
+int weft__sys_socket(int domain, int type, int protocol)
+{
+	return (int)syscall(SYS_socket, domain, type, protocol);
+}
+
+int weft__sys_bind(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	return (int)syscall(SYS_bind, fd, addr, len);
+}
+
+int weft__sys_listen(int fd, int backlog)
+{
+	return (int)syscall(SYS_listen, fd, backlog);
+}
+
+int weft__sys_setsockopt(int fd, int level, int name, const void *val,
+    socklen_t len)
+{
+	return (int)syscall(SYS_setsockopt, fd, level, name, val, len);
+}
+
 int weft__sys_sleep_until(int64_t at)
 {
 	struct timespec ts = weft__timespec(at);

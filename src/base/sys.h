@@ -49,6 +49,14 @@ int weft__sys_poll(struct pollfd *fds, nfds_t n, int timeout_ms);
 int weft__sys_getsockopt(int fd, int level, int name, void *val,
     socklen_t *len);
 int weft__sys_fstat(int fd, struct stat *st);
+int weft__sys_ioctl(int fd, unsigned long req, void *arg);
+
+/* Making sockets (dial.c). */
+int weft__sys_socket(int domain, int type, int protocol);
+int weft__sys_bind(int fd, const struct sockaddr *addr, socklen_t len);
+int weft__sys_listen(int fd, int backlog);
+int weft__sys_setsockopt(int fd, int level, int name, const void *val,
+    socklen_t len);
 
 /* Sleep the thread until the CLOCK_MONOTONIC time at (ns); restarts after
  * signal handlers.  0, or -1 and errno. */

@@ -8,7 +8,9 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <termios.h>
 
 #include "base/sys.h"
 #include "io/fd.h"
@@ -105,11 +107,19 @@ void weft__fd_forget(struct weft__fd *e)
 	e->armed = 0;
 }
 
-static int kind_of(const struct stat *st)
+static int kind_of(int fd, const struct stat *st)
 {
+	struct termios tio;
+
 	if (S_ISREG(st->st_mode) || S_ISDIR(st->st_mode) || S_ISBLK(st->st_mode))
 		return WEFT__FD_FILE;
-	return S_ISSOCK(st->st_mode) ? WEFT__FD_SOCKET : WEFT__FD_OTHER;
+	if (S_ISSOCK(st->st_mode))
+		return WEFT__FD_SOCKET;
+	if (S_ISFIFO(st->st_mode))
+		return WEFT__FD_PIPE;
+	if (S_ISCHR(st->st_mode) && weft__sys_ioctl(fd, TCGETS, &tio) == 0)
+		return WEFT__FD_TTY;
+	return WEFT__FD_OTHER;
 }
 
 int weft__fd_nonblock(struct weft__fd *e)
@@ -129,13 +139,15 @@ int weft__fd_nonblock(struct weft__fd *e)
 int weft__fd_learn(struct weft__fd *e)
 {
 	struct stat st;
+	int kind;
 
 	if (e->kind == WEFT__FD_UNKNOWN || e->kind == WEFT__FD_FILE) {
 		if (weft__sys_fstat(e->fd, &st) == -1)
 			return -1;
-		if (e->kind != kind_of(&st))
+		kind = kind_of(e->fd, &st);
+		if (e->kind != kind)
 			weft__fd_forget(e);
-		e->kind = (unsigned char)kind_of(&st);
+		e->kind = (unsigned char)kind;
 	}
 	return e->kind == WEFT__FD_OTHER ? weft__fd_nonblock(e) : 0;
 }

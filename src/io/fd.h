@@ -20,14 +20,20 @@
  * closed with close(2) and reused behind weft's back, so nothing here is
  * trusted to avoid blocking the thread:
  *   sockets are always tried with MSG_DONTWAIT, whatever their flags;
- *   other pollable files (pipes, ttys, ...) get O_NONBLOCK checked on
- *   every call (one fcntl), and set if it is missing;
+ *   pipes, FIFOs and terminals are never made non-blocking, since their
+ *   open file description is often shared with other processes (stdin,
+ *   a pipe from the parent): a task waits until poll(2) says ready, then
+ *   asks no more than the kernel can do at once (io.c, shared_op);
+ *   other pollable files (eventfd, ...) get O_NONBLOCK checked on every
+ *   call (one fcntl), and set if it is missing;
  *   files are checked with fstat on every call (they go to the pool).
  */
 enum weft__fd_kind {
 	WEFT__FD_UNKNOWN = 0,
 	WEFT__FD_SOCKET,  /* pollable; MSG_DONTWAIT works */
-	WEFT__FD_OTHER,   /* pipe, tty, eventfd...: pollable */
+	WEFT__FD_PIPE,    /* pipe or FIFO: pollable, flags left alone */
+	WEFT__FD_TTY,     /* terminal: pollable, flags left alone */
+	WEFT__FD_OTHER,   /* eventfd, timerfd, other devices: pollable */
 	WEFT__FD_FILE     /* regular file, directory, block device */
 };
 

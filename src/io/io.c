@@ -16,6 +16,8 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -173,18 +175,25 @@ static ssize_t file_op(struct weft_rt *rt, struct io_op *o)
 	return (ssize_t)(intptr_t)r;
 }
 
-/* Outside a task: the POSIX call, waiting with poll if weft set O_NONBLOCK. */
+/*
+ * Outside a task: the POSIX call.  It waits with poll(2) first when main
+ * has a deadline (so the deadline ends the wait), and again whenever the
+ * fd turns out non-blocking because weft set O_NONBLOCK.
+ */
 static ssize_t op_outside(struct weft_rt *rt, const struct io_op *o)
 {
 	struct weft__fd *e = weft__fd_peek(rt, o->fd);
+	short ev = op_events(o) == WEFT__EV_OUT ? POLLOUT : POLLIN;
 	ssize_t r;
 
+	if (weft__main_deadline(rt) != INT64_MAX &&
+	    block_on(rt, o->fd, ev) == -1)
+		return -1;
 	for (;;) {
 		r = attempt(o, 0);
 		if (!would_block(r) || !e || !e->nb_set)
 			return r;
-		if (block_on(rt, o->fd, op_events(o) == WEFT__EV_OUT ?
-		    POLLOUT : POLLIN) == -1)
+		if (block_on(rt, o->fd, ev) == -1)
 			return -1;
 	}
 }
@@ -202,6 +211,97 @@ static ssize_t accept_backoff(int err)
 	return weft__fail(err);
 }
 
+/* ---- pipes, FIFOs and terminals ------------------------------------------ */
+
+/*
+ * How much the kernel takes or gives at once, without waiting, once
+ * poll(2) said the file is ready; 0 for no limit.
+ *   A pipe read returns what is there: no limit.
+ *   A terminal read in raw mode may wait for VMIN bytes: what FIONREAD
+ *   says is there.
+ *   A pipe with a free slot takes PIPE_BUF bytes at once, an empty one
+ *   its whole size; a terminal, PIPE_BUF (it may still hold the thread
+ *   while it drains a slow line).
+ */
+static size_t shared_limit(const struct weft__fd *e, int out)
+{
+	int n = 0;
+
+	if (!out) {
+		if (e->kind == WEFT__FD_TTY &&
+		    weft__sys_ioctl(e->fd, FIONREAD, &n) == 0 && n > 0)
+			return (size_t)n;
+		return 0;
+	}
+	if (e->kind == WEFT__FD_PIPE &&
+	    weft__sys_ioctl(e->fd, FIONREAD, &n) == 0 && n == 0 &&
+	    (n = weft__sys_fcntl(e->fd, F_GETPIPE_SZ, 0)) > PIPE_BUF)
+		return (size_t)n;
+	return PIPE_BUF;
+}
+
+/* o asking for no more than limit bytes (a prefix of its buffers). */
+static ssize_t attempt_limited(const struct io_op *o, size_t limit)
+{
+	struct io_op c = *o;
+	struct iovec v[16];
+	size_t total = 0;
+	int i;
+
+	if (!limit)
+		return attempt(o, 0);
+	if (o->op == OP_READ || o->op == OP_WRITE) {
+		c.len = o->len < limit ? o->len : limit;
+		return attempt(&c, 0);
+	}
+	for (i = 0; i < o->iovcnt && i < 16 && total < limit; i++) {
+		v[i] = o->iov[i];
+		if (v[i].iov_len > limit - total)
+			v[i].iov_len = limit - total;
+		total += v[i].iov_len;
+	}
+	c.iov = v;
+	c.iovcnt = i;
+	return attempt(&c, 0);
+}
+
+/*
+ * A pipe, FIFO or terminal.  Its open file description may be shared
+ * with other processes (stdin, a pipe from the parent), where O_NONBLOCK
+ * would show and stay: so weft never sets it.  A task waits until
+ * poll(2) says ready instead, then asks only what the kernel does at
+ * once.  Only another process taking the data (or the room) between the
+ * two can make the call hold the thread, until more comes.
+ */
+static ssize_t shared_op(struct weft_rt *rt, struct weft__fd *e,
+    struct io_op *o)
+{
+	int out = op_events(o) == WEFT__EV_OUT;
+	struct pollfd p = { .fd = o->fd, .events = out ? POLLOUT : POLLIN };
+	ssize_t r;
+	int err, n;
+
+	for (;;) {
+		p.revents = 0;
+		n = weft__sys_poll(&p, 1, 0);
+		if (n == -1 && errno != EINTR)
+			return -1;
+		if (n == 1) {
+			r = attempt_limited(o, shared_limit(e, out));
+			if (!would_block(r))
+				return r;
+		}
+		if ((err = weft__fd_wait(rt, e, op_events(o))))
+			return weft__fail(err);
+	}
+}
+
+static int is_read_or_write(enum op op)
+{
+	return op == OP_READ || op == OP_WRITE || op == OP_READV ||
+	    op == OP_WRITEV;
+}
+
 /* Run o until it makes progress once (or fails), parking as needed. */
 static ssize_t op_once(struct io_op *o)
 {
@@ -214,9 +314,11 @@ static ssize_t op_once(struct io_op *o)
 		return op_outside(rt, o);
 	if (!(e = weft__fd_get(rt, o->fd)) || weft__fd_learn(e) == -1)
 		return -1;
-	if (e->kind == WEFT__FD_FILE && (o->op == OP_READ ||
-	    o->op == OP_WRITE || o->op == OP_READV || o->op == OP_WRITEV))
+	if (e->kind == WEFT__FD_FILE && is_read_or_write(o->op))
 		return file_op(rt, o);
+	if ((e->kind == WEFT__FD_PIPE || e->kind == WEFT__FD_TTY) &&
+	    is_read_or_write(o->op))
+		return shared_op(rt, e, o);
 	/* accept has no MSG_DONTWAIT: the listening socket must be
 	 * non-blocking itself. */
 	if (o->op == OP_ACCEPT && e->kind == WEFT__FD_SOCKET &&
