@@ -1593,6 +1593,9 @@ START_TEST(nonblock_flag_and_blocking_outside)
 	saved = weft_deadline_push(d);
 	assert_fails((int)weft_read(p[0], buf, sizeof(buf)), ETIMEDOUT);
 	ck_assert_int_ge(weft_now(), d);
+	/* Past it, data already there is still read. */
+	ck_assert_int_eq(write(p[1], "here", 4), 4);
+	ck_assert_int_eq(weft_read(p[0], buf, sizeof(buf)), 4);
 	ck_assert_int_eq(weft_deadline_pop(saved), 0);
 
 	/* The caller's own O_NONBLOCK: a task still parks and the flag

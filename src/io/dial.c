@@ -64,6 +64,18 @@ static const struct network *network_find(const char *name)
 
 /* ---- addresses ---------------------------------------------------------- */
 
+/* A port number up to 65535, or a service name for the resolver. */
+static int port_ok(const char *port)
+{
+	char *end;
+	unsigned long n;
+
+	if (*port < '0' || *port > '9')
+		return 1;
+	n = strtoul(port, &end, 10);
+	return *end == '\0' && n <= 65535;
+}
+
 /*
  * "host:port", "[v6addr]:port" or ":port" into host (NULL when empty) and
  * port, in buf.  A bare IPv6 address without brackets is ambiguous and
@@ -92,7 +104,8 @@ static int split_host_port(const char *address, char *buf, size_t size,
 		h = buf;
 	}
 	*colon = '\0';
-	if (colon[1] == '\0' || strchr(h, '[') || strchr(h, ']'))
+	if (colon[1] == '\0' || strchr(h, '[') || strchr(h, ']') ||
+	    !port_ok(colon + 1))
 		return weft__fail(EINVAL);
 	*host = *h ? h : NULL;
 	*port = colon + 1;
@@ -466,12 +479,35 @@ static int listen_unix(const struct network *net, const char *path,
 	    backlog, 0);
 }
 
+/*
+ * Bind the first address of res that can be bound.  Without a host, a
+ * dual-stack IPv6 address goes first, as in listen_any.
+ */
+static int listen_first(struct addrinfo *res, int dual, int backlog)
+{
+	struct addrinfo *a;
+	int pass, fd, err = EADDRNOTAVAIL;
+
+	for (pass = dual ? 0 : 1; pass < 2; pass++) {
+		for (a = res; a; a = a->ai_next) {
+			if (pass == 0 && a->ai_family != AF_INET6)
+				continue;
+			fd = listen_on(a->ai_addr, a->ai_addrlen, a->ai_socktype,
+			    a->ai_protocol, backlog, pass);
+			if (fd >= 0)
+				return fd;
+			err = errno;
+		}
+	}
+	return weft__fail(err);
+}
+
 int weft_listen(const char *network, const char *address, int backlog)
 {
 	const struct network *net = network_find(network);
-	struct addrinfo *res, *a;
+	struct addrinfo *res;
 	char buf[1024], *host, *port;
-	int fd = -1, err = EADDRNOTAVAIL;
+	int fd, dual;
 
 	if (!net || !address)
 		return weft__fail(EINVAL);
@@ -479,18 +515,12 @@ int weft_listen(const char *network, const char *address, int backlog)
 		return listen_unix(net, address, backlog);
 	if (split_host_port(address, buf, sizeof(buf), &host, &port) == -1)
 		return -1;
-	if (!host && net->family == AF_UNSPEC &&
-	    (fd = listen_any(net, port, backlog)) != -2)
+	dual = !host && net->family == AF_UNSPEC;
+	if (dual && (fd = listen_any(net, port, backlog)) != -2)
 		return fd;
 	if (resolve(net, address, 1, &res) == -1)
 		return -1;
-	for (a = res; a; a = a->ai_next) {
-		fd = listen_on(a->ai_addr, a->ai_addrlen, a->ai_socktype,
-		    a->ai_protocol, backlog, 1);
-		if (fd >= 0)
-			break;
-		err = errno;
-	}
+	fd = listen_first(res, dual, backlog);
 	freeaddrinfo(res);
-	return fd >= 0 ? fd : weft__fail(err);
+	return fd;
 }

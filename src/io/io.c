@@ -29,7 +29,8 @@
 /* How long a task's weft_accept waits when no descriptor is left. */
 #define ACCEPT_BACKOFF_NS (20 * WEFT__NS_PER_MS)
 
-/* Outside a task: wait with poll(2), within main's deadline. */
+/* Outside a task: wait with poll(2), within main's deadline (a file
+ * ready already is ready, even past it). */
 static int block_on(struct weft_rt *rt, int fd, short events)
 {
 	int64_t deadline = weft__main_deadline(rt), left;
@@ -40,13 +41,13 @@ static int block_on(struct weft_rt *rt, int fd, short events)
 		ms = -1;
 		if (deadline != INT64_MAX) {
 			left = deadline - weft_now();
-			if (left <= 0)
-				return weft__fail(ETIMEDOUT);
-			ms = weft__ms_ceil(left);
+			ms = left > 0 ? weft__ms_ceil(left) : 0;
 		}
 		n = weft__sys_poll(&p, 1, ms);
 		if (n > 0)
 			return 0;
+		if (n == 0 && ms >= 0 && weft_now() >= deadline)
+			return weft__fail(ETIMEDOUT);
 		if (n == -1 && errno != EINTR)
 			return -1;
 	}
