@@ -354,6 +354,15 @@ struct weft_stats {
 };
 WEFT_API int weft_stats(struct weft_stats *st);
 
+/*
+ * A report of every task of every thread to fd: its state, what it waits
+ * for and how long, where it was spawned, its stack, and a backtrace.  See
+ * weft_dump(3) for the environment that asks for it on a signal
+ * (WEFT_DUMP_SIGNAL), on a task that holds its thread (WEFT_WATCHDOG_MS)
+ * and on a deadlock.
+ */
+WEFT_API int weft_dump(int fd);
+
 #ifdef __cplusplus
 }
 #endif

@@ -19,6 +19,9 @@
  * a wait never ends before its time; negative means no limit (-1); clamped
  * to INT_MAX.
  */
+/* CLOCK_MONOTONIC to the last scheduler tick: cheaper than weft_now. */
+int64_t weft__coarse_now(void);
+
 static inline int weft__ms_ceil(int64_t ns)
 {
 	if (ns < 0)

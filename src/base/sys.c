@@ -154,6 +154,23 @@ int weft__sys_ioctl(int fd, unsigned long req, void *arg)
 	return (int)syscall(SYS_ioctl, fd, req, arg);
 }
 
+int weft__sys_pipe(int fds[2])
+{
+	return (int)syscall(SYS_pipe2, fds, O_CLOEXEC);
+}
+
+ssize_t weft__sys_process_vm_readv(const struct iovec *local,
+    const struct iovec *remote)
+{
+	return syscall(SYS_process_vm_readv, (long)getpid(), local, 1UL,
+	    remote, 1UL, 0UL);
+}
+
+pid_t weft__sys_gettid(void)
+{
+	return (pid_t)syscall(SYS_gettid);
+}
+
 int weft__sys_socket(int domain, int type, int protocol)
 {
 	return (int)syscall(SYS_socket, domain, type, protocol);

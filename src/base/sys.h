@@ -50,6 +50,12 @@ int weft__sys_getsockopt(int fd, int level, int name, void *val,
     socklen_t *len);
 int weft__sys_fstat(int fd, struct stat *st);
 int weft__sys_ioctl(int fd, unsigned long req, void *arg);
+/* pipe2 with O_CLOEXEC. */
+int weft__sys_pipe(int fds[2]);
+/* Copy from our own address space; EFAULT where it is not mapped. */
+ssize_t weft__sys_process_vm_readv(const struct iovec *local,
+    const struct iovec *remote);
+pid_t weft__sys_gettid(void);
 
 /* Making sockets (dial.c). */
 int weft__sys_socket(int domain, int type, int protocol);

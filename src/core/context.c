@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <ucontext.h>
 
+#include "base/saferead.h"
+#include "base/unwind.h"
 #include "core/context.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -264,6 +266,57 @@ void weft__ctx_switch(struct weft__ctx *from, struct weft__ctx *to,
 		weft__ctx_boot(&from->sp, &r);
 	}
 	asan_arrive(from);
+}
+
+#endif
+
+/* ---- the registers of a suspended context ----------------------------- */
+
+#if defined(WEFT_SWITCH_UCONTEXT)
+
+int weft__ctx_saved_regs(const struct weft__ctx *c, struct weft__regs *r)
+{
+	const greg_t *g = c->uc.uc_mcontext.gregs;
+
+	r->ip = (uintptr_t)g[REG_RIP];
+	r->sp = (uintptr_t)g[REG_RSP];
+	r->bp = (uintptr_t)g[REG_RBP];
+	r->bx = (uintptr_t)g[REG_RBX];
+	r->r12 = (uintptr_t)g[REG_R12];
+	r->r13 = (uintptr_t)g[REG_R13];
+	r->r14 = (uintptr_t)g[REG_R14];
+	r->r15 = (uintptr_t)g[REG_R15];
+	return 0;
+}
+
+#elif defined(WEFT_SWITCH_JMP)
+
+int weft__ctx_saved_regs(const struct weft__ctx *c, struct weft__regs *r)
+{
+	(void)c;
+	(void)r;
+	return -1;                    /* glibc mangles what jmp_buf keeps */
+}
+
+#else
+
+/* weft__ctx_swap left, from c->sp up: r15, r14, r13, r12, rbx, rbp and
+ * the return address into weft__ctx_switch. */
+int weft__ctx_saved_regs(const struct weft__ctx *c, struct weft__regs *r)
+{
+	uintptr_t w[7];
+
+	if (!c->sp || weft__safe_read(w, c->sp, sizeof(w)) == -1)
+		return -1;
+	r->r15 = w[0];
+	r->r14 = w[1];
+	r->r13 = w[2];
+	r->r12 = w[3];
+	r->bx = w[4];
+	r->bp = w[5];
+	r->ip = w[6];
+	r->sp = (uintptr_t)c->sp + sizeof(w);
+	return 0;
 }
 
 #endif

@@ -64,4 +64,12 @@ void weft__ctx_release(struct weft__ctx *c);
 void weft__ctx_switch(struct weft__ctx *from, struct weft__ctx *to,
     struct weft__ctx_boot *boot);
 
+/*
+ * The registers c was suspended with, for a backtrace (base/unwind.h):
+ * read with safe reads, since c may be another thread's.  0, or -1 when
+ * the switch keeps them out of reach (jmp mangles them).
+ */
+struct weft__regs;
+int weft__ctx_saved_regs(const struct weft__ctx *c, struct weft__regs *r);
+
 #endif /* WEFT_CORE_CONTEXT_H */

@@ -206,6 +206,54 @@ struct weft_task *weft__spawn_service(void *(*fn)(void *), void *arg,
 /* Keep msg (copied; NULL or "" clears it) as t's weft_errmsg. */
 void weft__task_set_errmsg(struct weft_task *t, const char *msg);
 
+/* ---- what a wait is for, and the view of tasks the dump takes ------------ */
+
+/*
+ * Every wait says what it waits for before it parks (one call, a few
+ * stores); weft_dump and the debugger's scripts read it.  obj, a and b by
+ * kind:
+ *   SLEEP          a: the wake time (weft_now)
+ *   READ, WRITE, ACCEPT, CONNECT: a: the fd
+ *   POLL           a: the number of fds, b: the first fd
+ *   CHAN_SEND, CHAN_RECV: obj: the channel, a: its length, b: capacity
+ *   SELECT         a: the number of cases
+ *   MUTEX          obj: the mutex, a: the owner's task id (0: a thread)
+ *   RWLOCK, COND, SEM, WAITGROUP, GROUP: obj: the object
+ *   JOIN           a: the task id joined
+ *   FETCH          obj: the URL (a string that lives while the wait does)
+ *   OFFLOAD        obj: the function run on the pool
+ *   WAITPID        a: the pid
+ *   SIGWAIT        a: the signalfd
+ */
+enum weft__wait_kind {
+	WEFT__WAIT_NONE, WEFT__WAIT_SLEEP, WEFT__WAIT_READ, WEFT__WAIT_WRITE,
+	WEFT__WAIT_ACCEPT, WEFT__WAIT_CONNECT, WEFT__WAIT_POLL,
+	WEFT__WAIT_CHAN_SEND, WEFT__WAIT_CHAN_RECV, WEFT__WAIT_SELECT,
+	WEFT__WAIT_MUTEX, WEFT__WAIT_RWLOCK, WEFT__WAIT_COND, WEFT__WAIT_SEM,
+	WEFT__WAIT_WAITGROUP, WEFT__WAIT_JOIN, WEFT__WAIT_GROUP,
+	WEFT__WAIT_FETCH, WEFT__WAIT_OFFLOAD, WEFT__WAIT_WAITPID,
+	WEFT__WAIT_SIGWAIT, WEFT__WAIT_KINDS
+};
+
+struct weft__wait_note {
+	unsigned char kind;
+	const void *obj;
+	int64_t a, b;
+	int64_t since;                /* weft_now when the wait began */
+};
+
+/* The calling task (or main) is about to wait for kind. */
+void weft__wait_note(struct weft_rt *rt, unsigned kind, const void *obj,
+    int64_t a, int64_t b);
+
+/* A task's id, for notes that name another task (0 for NULL). */
+uint64_t weft__task_id(const struct weft_task *t);
+
+/* A task's spawn site and entry, when a layer above spawns for the user
+ * (a group's member runs the user's function through its own). */
+void weft__task_set_origin(struct weft_task *t, const void *spawn_pc,
+    const void *entry);
+
 /* ---- settings and statistics (for api/) --------------------------------- */
 
 /* weft_set_stack_size and weft_set_guard for the calling thread: the value

@@ -145,6 +145,8 @@ static void wait_events(struct weft_rt *rt, int64_t timeout_ns)
 {
 	struct weft__loop *l = &rt->loop;
 
+	if (timeout_ns)
+		atomic_store_explicit(&l->idle, 1, memory_order_relaxed);
 	if (l->poller) {
 		weft__poller_wait(l->poller, timeout_ns);
 		atomic_store(&l->wake_pending, 0);
@@ -155,6 +157,8 @@ static void wait_events(struct weft_rt *rt, int64_t timeout_ns)
 		 * cannot be told: nothing will ever happen.  Sleep. */
 		weft__sys_sleep_until(INT64_MAX);
 	}
+	if (timeout_ns)
+		atomic_store_explicit(&l->idle, 0, memory_order_relaxed);
 	mail_drain(rt);
 }
 

@@ -28,6 +28,9 @@ struct weft__loop {
 	/* Other threads between marking a wait of ours done and the end of
 	 * their wake-up: the runtime is not freed while this is not 0. */
 	atomic_int posting;
+	/* 1 while the thread sleeps in the poller or the clock: no task
+	 * runs (read by the watchdog). */
+	atomic_uchar idle;
 };
 
 void weft__loop_init(struct weft__loop *l);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "base/sys.h"
+#include "core/debug.h"
 #include "core/overflow.h"
 #include "core/runtime.h"
 
@@ -41,6 +42,7 @@ static void rt_destroy(void *p)
 	struct weft_rt *rt = p;
 
 	weft__tls_rt = NULL;
+	weft__debug_unregister(rt);
 	/* A task of ours saw its wait done while the other thread was still
 	 * posting the wake-up: let that thread finish with us first. */
 	while (atomic_load(&rt->loop.posting))
@@ -101,6 +103,7 @@ static void rt_forked(void)
 
 	if (!rt)
 		return;               /* a thread without a runtime forked */
+	weft__debug_forked(rt);
 	parts_forked(rt);
 	weft__loop_forked(&rt->loop);
 	weft__sched_forked(rt);
@@ -124,6 +127,7 @@ struct weft_rt *weft__rt_create(void)
 		return weft__fail_null(rt_key_err);
 	if (!(rt = weft__calloc(1, sizeof(*rt))))
 		return weft__fail_null(ENOMEM);
+	weft__link_init(&rt->dbg_link);
 	weft__sched_init(rt);
 	weft__tasks_init(&rt->tasks);
 	weft__stacks_init(&rt->stacks);
@@ -136,6 +140,7 @@ struct weft_rt *weft__rt_create(void)
 		return weft__fail_null(ENOMEM);
 	}
 	weft__tls_rt = rt;
+	weft__debug_register(rt);
 	return rt;
 }
 

@@ -17,6 +17,10 @@
 #ifndef WEFT_CORE_RUNTIME_H
 #define WEFT_CORE_RUNTIME_H
 
+#include <pthread.h>
+#include <sys/types.h>
+
+#include "base/list.h"
 #include "core/core.h"
 #include "core/loop.h"
 #include "core/scheduler.h"
@@ -33,6 +37,9 @@ struct weft_rt {
 	void *altstack;              /* signal stack we installed, if any */
 	void *parts[WEFT__PART_MAX];
 	const struct weft__part_type *part_types[WEFT__PART_MAX];
+	struct weft__link dbg_link;  /* in debug.c's registry */
+	pid_t tid;                   /* the thread's, for reports */
+	pthread_t thread;
 };
 
 /* Make the spawning stage if it is not made yet; 0, or -1 and errno. */

@@ -22,6 +22,10 @@ struct weft__sched {
 	struct weft__queue runq;               /* FIFO of READY tasks */
 	uint64_t switches;
 	unsigned ticks;                        /* dispatches, for fairness */
+	/* Every park, yield and finish: the watchdog (another thread)
+	 * reads it to tell a task that holds the thread.  Only this
+	 * thread writes it, so plain loads and stores do. */
+	_Atomic uint64_t progress;
 	unsigned external;                     /* parked in EXTERNAL waits */
 	unsigned shared;                       /* of which SHARED */
 	struct weft_task main_task;            /* the thread's own stack */

@@ -13,16 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/clock.h"
 #include "base/sys.h"
 #include "core/attr.h"
 #include "core/runtime.h"
 
-#define CHUNK_TASKS 64u
-
-struct weft__task_chunk {
-	struct weft__task_chunk *next;
-	struct weft_task tasks[CHUNK_TASKS];
-};
+#define CHUNK_TASKS WEFT__TASK_CHUNK
 
 /*
  * Ids are unique in the process, so they can name tasks in logs.  Each
@@ -216,7 +212,7 @@ static void task_loop(void *arg)
 }
 
 static weft_task *spawn(void *(*fn)(void *), void *arg,
-    const weft_attr *attr, int service)
+    const weft_attr *attr, int service, const void *spawn_pc)
 {
 	struct weft__attr a;
 	struct weft_rt *rt;
@@ -253,6 +249,9 @@ static weft_task *spawn(void *(*fn)(void *), void *arg,
 	t->adopted = 0;
 	t->service = (unsigned char)service;
 	t->detached = (unsigned char)a.detached;
+	t->note.kind = WEFT__WAIT_NONE;
+	t->spawn_pc = spawn_pc;
+	t->entry = (const void *)fn;
 	if (a.name[0])
 		memcpy(t->name, a.name, sizeof(t->name));
 	else
@@ -269,18 +268,42 @@ static weft_task *spawn(void *(*fn)(void *), void *arg,
 weft_task *weft_spawn_attr(void *(*fn)(void *), void *arg,
     const weft_attr *attr)
 {
-	return spawn(fn, arg, attr, 0);
+	return spawn(fn, arg, attr, 0, __builtin_return_address(0));
 }
 
 weft_task *weft_spawn(void *(*fn)(void *), void *arg)
 {
-	return spawn(fn, arg, NULL, 0);
+	return spawn(fn, arg, NULL, 0, __builtin_return_address(0));
 }
 
 struct weft_task *weft__spawn_service(void *(*fn)(void *), void *arg,
     const weft_attr *attr)
 {
-	return spawn(fn, arg, attr, 1);
+	return spawn(fn, arg, attr, 1, __builtin_return_address(0));
+}
+
+void weft__task_set_origin(struct weft_task *t, const void *spawn_pc,
+    const void *entry)
+{
+	t->spawn_pc = spawn_pc;
+	t->entry = entry;
+}
+
+uint64_t weft__task_id(const struct weft_task *t)
+{
+	return t ? t->id : 0;
+}
+
+void weft__wait_note(struct weft_rt *rt, unsigned kind, const void *obj,
+    int64_t a, int64_t b)
+{
+	struct weft_task *self = rt->view.current;
+
+	self->note.kind = (unsigned char)kind;
+	self->note.obj = obj;
+	self->note.a = a;
+	self->note.b = b;
+	self->note.since = weft__coarse_now();
 }
 
 /* A handle that names a live task of the calling thread's runtime. */
@@ -338,7 +361,8 @@ int weft__task_wait(struct weft_rt *rt, struct weft_task *t, int flags)
 
 	t->joiner = weft__self(rt);
 	while (t->state != WEFT__DONE &&
-	    !(err = weft__park_until(rt, INT64_MAX, flags)))
+	    (weft__wait_note(rt, WEFT__WAIT_JOIN, NULL, (int64_t)t->id, 0),
+	    !(err = weft__park_until(rt, INT64_MAX, flags))))
 		;
 	t->joiner = NULL;
 	return err;
@@ -396,6 +420,7 @@ int weft_run(void)
 	ts = &rt->tasks;
 	while (ts->unfinished) {
 		ts->run_waiter = weft__self(rt);
+		weft__wait_note(rt, WEFT__WAIT_JOIN, NULL, 0, 0);
 		err = weft__park(rt, 0);
 		ts->run_waiter = NULL;
 		if (err)

@@ -50,9 +50,19 @@ struct weft_task {
 	struct weft__msg wake_msg;    /* a wake-up from another thread */
 	atomic_uchar wake_posted;     /* wake_msg is in the mailbox */
 	char name[WEFT_NAME_MAX];
+	struct weft__wait_note note;  /* what the last wait was for (dump) */
+	const void *spawn_pc;         /* weft_spawn's caller */
+	const void *entry;            /* the user's function */
 };
 
-struct weft__task_chunk;
+/* Tasks come in chunks of this many (task.c); a chunk lives as long as
+ * its runtime. */
+#define WEFT__TASK_CHUNK 64u
+
+struct weft__task_chunk {
+	struct weft__task_chunk *next;
+	struct weft_task tasks[WEFT__TASK_CHUNK];
+};
 
 struct weft__tasks {
 	struct weft__lifo free;       /* the pool */

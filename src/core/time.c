@@ -36,6 +36,7 @@ static int sleep_until(int64_t deadline, int64_t now)
 	}
 	/* Parks can end for nothing (a stale wake-up from another thread):
 	 * never return before the deadline. */
+	weft__wait_note(rt, WEFT__WAIT_SLEEP, NULL, deadline, 0);
 	do
 		err = weft__park_until(rt, deadline, 0);
 	while (!err && weft_now() < deadline);

@@ -232,7 +232,8 @@ void weft__fd_unwatch(struct weft__fd *e, struct weft__fdwait *w)
 		e->armed = 0;
 }
 
-int weft__fd_wait(struct weft_rt *rt, struct weft__fd *e, uint32_t events)
+int weft__fd_wait(struct weft_rt *rt, struct weft__fd *e, uint32_t events,
+    unsigned why)
 {
 	struct weft__fdwait w;
 	int err = weft__interrupted(weft__self(rt));
@@ -241,6 +242,7 @@ int weft__fd_wait(struct weft_rt *rt, struct weft__fd *e, uint32_t events)
 		return err;
 	if (weft__fd_watch(rt, e, events, &w) == -1)
 		return errno;
+	weft__wait_note(rt, why, NULL, e->fd, 0);
 	err = weft__park(rt, WEFT__PARK_EXTERNAL);
 	weft__fd_unwatch(e, &w);
 	return err;

@@ -72,8 +72,10 @@ void weft__fd_forget(struct weft__fd *e);
 /* e's number is being closed: wake its waiters with EBADF, forget it. */
 void weft__fd_closing(struct weft__fd *e);
 
-/* Park the calling task until e is ready for events; 0 or an errno. */
-int weft__fd_wait(struct weft_rt *rt, struct weft__fd *e, uint32_t events);
+/* Park the calling task until e is ready for events; 0 or an errno.  why
+ * is the wait's kind for the dump (core.h, WEFT__WAIT_READ...). */
+int weft__fd_wait(struct weft_rt *rt, struct weft__fd *e, uint32_t events,
+    unsigned why);
 
 /* Wake the calling task (weft__unpark) when e has events; the caller
  * parks, then calls weft__fd_unwatch.  -1 and errno (EPERM: a regular

@@ -39,6 +39,7 @@ struct weft__transfer {
 	struct weft__header *headers;
 	size_t nheaders, cap_headers;
 	char errbuf[CURL_ERROR_SIZE];
+	const char *url;             /* the caller's, alive while it waits */
 };
 
 struct weft_response {

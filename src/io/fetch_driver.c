@@ -396,6 +396,7 @@ weft_response *weft__fetch_parked(struct weft_rt *rt,
 		    "cannot start the fetch driver");
 	if ((err = weft__interrupted(self)))
 		return weft__transfer_finish(self, x, err, NULL);
+	weft__wait_note(rt, WEFT__WAIT_FETCH, x->url, 0, 0);
 	if (x->origin[0] && !(o = origin_enter(f, self, x->origin, &err)))
 		return weft__transfer_finish(self, x, err, wait_words(err));
 	x->task = self;

@@ -252,6 +252,7 @@ static int transfer_setup(struct weft__transfer *x, const char *url,
 
 	if (weft__fault(WEFT__FAULT_CURL) || !(e = x->easy = curl_easy_init()))
 		return weft__fail(ENOMEM);
+	x->url = url;
 	rc |= curl_easy_setopt(e, CURLOPT_URL, url);
 	/* HTTP only, also where a redirect points. */
 	rc |= curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");

@@ -154,6 +154,15 @@ static uint32_t op_events(const struct io_op *o)
 	}
 }
 
+/* What the dump says a task waits for. */
+static unsigned op_why(const struct io_op *o)
+{
+	if (o->op == OP_ACCEPT)
+		return WEFT__WAIT_ACCEPT;
+	return op_events(o) == WEFT__EV_OUT ? WEFT__WAIT_WRITE :
+	    WEFT__WAIT_READ;
+}
+
 /* Regular-file I/O runs on the pool: the disk may block, epoll can't tell. */
 static void *file_job(void *arg)
 {
@@ -292,7 +301,7 @@ static ssize_t shared_op(struct weft_rt *rt, struct weft__fd *e,
 			if (!would_block(r))
 				return r;
 		}
-		if ((err = weft__fd_wait(rt, e, op_events(o))))
+		if ((err = weft__fd_wait(rt, e, op_events(o), op_why(o))))
 			return weft__fail(err);
 	}
 }
@@ -339,7 +348,7 @@ static ssize_t op_once(struct io_op *o)
 			return accept_backoff(errno);
 		if (!would_block(r))
 			return r;
-		if ((err = weft__fd_wait(rt, e, op_events(o))))
+		if ((err = weft__fd_wait(rt, e, op_events(o), op_why(o))))
 			return weft__fail(err);
 	}
 }
@@ -521,7 +530,8 @@ static int connect_finish(struct weft_rt *rt, struct weft__fd *e, int fd)
 	/* Until the socket is writable the connection is still underway. */
 	do {
 		if (e)
-			err = weft__fd_wait(rt, e, WEFT__EV_OUT);
+			err = weft__fd_wait(rt, e, WEFT__EV_OUT,
+			    WEFT__WAIT_CONNECT);
 		else
 			err = block_on(rt, fd, POLLOUT) == -1 ? errno : 0;
 		if (err)

@@ -101,6 +101,8 @@ int weft_poll(struct pollfd *fds, nfds_t nfds, int timeout)
 	if (nfds > 8 && !(ws = weft__calloc(nfds, sizeof(*ws))))
 		return weft__fail(ENOMEM);
 	wake_at = weft__deadline_after_ms(timeout);
+	weft__wait_note(rt, WEFT__WAIT_POLL, NULL, (int64_t)nfds,
+	    nfds ? fds[0].fd : -1);
 	for (;;) {
 		err = poll_park(rt, fds, nfds, ws, wake_at);
 		r = weft__sys_poll(fds, nfds, 0);

@@ -222,6 +222,7 @@ int weft__offload(struct weft_rt *rt, void *(*fn)(void *), void *arg,
 			discard(arg, NULL);
 		return err;
 	}
+	weft__wait_note(rt, WEFT__WAIT_OFFLOAD, (const void *)fn, 0, 0);
 	do
 		err = weft__park(rt, flags | WEFT__PARK_EXTERNAL);
 	while (!j->finished && (!err || (flags & WEFT__PARK_NOINTR)));

@@ -20,10 +20,10 @@
 #define POLL_MAX_NS ((int64_t)20000000)
 
 /* Park until fd is readable, then close it; 0 or an errno. */
-static int wait_readable(struct weft_rt *rt, int fd)
+static int wait_readable(struct weft_rt *rt, int fd, unsigned why)
 {
 	struct weft__fd *e = weft__fd_get(rt, fd);
-	int err = e ? weft__fd_wait(rt, e, WEFT__EV_IN) : errno;
+	int err = e ? weft__fd_wait(rt, e, WEFT__EV_IN, why) : errno;
 
 	if (e)
 		weft__fd_forget(e);
@@ -65,7 +65,7 @@ pid_t weft_waitpid(pid_t pid, int *wstatus, int options)
 			return errno == ESRCH ?
 			    weft__sys_waitpid(pid, wstatus, options) :
 			    waitpid_polling(pid, wstatus, options);
-		if ((err = wait_readable(rt, fd)))
+		if ((err = wait_readable(rt, fd, WEFT__WAIT_WAITPID)))
 			return weft__fail(err);
 	}
 }
@@ -89,7 +89,7 @@ int weft_sigwait(const sigset_t *set, int *sig)
 			*sig = (int)si.ssi_signo;
 			return 0;
 		}
-		if ((err = wait_readable(rt, fd)))
+		if ((err = wait_readable(rt, fd, WEFT__WAIT_SIGWAIT)))
 			return errno = err;
 	}
 }

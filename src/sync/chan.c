@@ -157,6 +157,8 @@ static __attribute__((noinline)) int wait_turn(weft_chan *ch, void *elem,
 	weft__waiter_init(&w, self);
 	w.elem = elem;
 	weft__waitq_push(q, &w);
+	weft__wait_note(rt, sending ? WEFT__WAIT_CHAN_SEND : WEFT__WAIT_CHAN_RECV,
+	    ch, (int64_t)ch->count, (int64_t)ch->cap);
 	return weft__result(weft__waitq_wait(rt, &w, q, &ch->lk, 0));
 }
 

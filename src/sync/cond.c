@@ -51,6 +51,7 @@ int weft_cond_wait(weft_cond *cv, weft_mutex *mu)
 	weft__spin_lock(&c->lk);
 	weft__waitq_push(&c->q, &w);
 	weft_mutex_unlock(mu);
+	weft__wait_note(rt, WEFT__WAIT_COND, c, 0, 0);
 	err = weft__waitq_wait(rt, &w, &c->q, &c->lk, 0);
 	/* Whatever happened, return holding the mutex: this wait ignores
 	 * deadline and cancellation, and fails only if m was destroyed. */

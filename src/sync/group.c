@@ -146,6 +146,7 @@ static int wait_done(weft_group *g, int flags)
 	w.task = weft__self(rt);
 	weft__link_init(&w.link);
 	weft__list_push_back(&g->waiters, &w.link);
+	weft__wait_note(rt, WEFT__WAIT_GROUP, g, (int64_t)g->live, 0);
 	while (weft__queue_empty(&g->done) && g->live > 0 &&
 	    !(err = weft__park(rt, flags)))
 		;

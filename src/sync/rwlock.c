@@ -113,6 +113,7 @@ static int lock(weft_rwlock *l, int writer, int may_wait)
 	weft__waiter_init(&w, self);
 	w.index = writer;
 	weft__waitq_push(&r->q, &w);
+	weft__wait_note(rt, WEFT__WAIT_RWLOCK, r, writer, 0);
 	if ((err = weft__waitq_wait(rt, &w, &r->q, &r->lk, 0))) {
 		/* A writer that gave up may have held back readers. */
 		weft__spin_lock(&r->lk);

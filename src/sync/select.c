@@ -120,6 +120,7 @@ static int wait_cases(struct weft_rt *rt, struct weft__select *sel,
 {
 	int k, err;
 
+	weft__wait_note(rt, WEFT__WAIT_SELECT, NULL, (int64_t)n, 0);
 	for (;;) {
 		k = atomic_load(&sel->fired);
 		if (k < 0)

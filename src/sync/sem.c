@@ -75,6 +75,7 @@ int weft_sem_wait(weft_sem *sm)
 	}
 	weft__waiter_init(&w, self);
 	weft__waitq_push(&s->q, &w);
+	weft__wait_note(rt, WEFT__WAIT_SEM, s, 0, 0);
 	return weft__result(weft__waitq_wait(rt, &w, &s->q, &s->lk, 0));
 }
 

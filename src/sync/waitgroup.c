@@ -70,5 +70,6 @@ int weft_waitgroup_wait(weft_waitgroup *g)
 	}
 	weft__waiter_init(&w, self);
 	weft__waitq_push(&wg->q, &w);
+	weft__wait_note(rt, WEFT__WAIT_WAITGROUP, wg, 0, 0);
 	return weft__result(weft__waitq_wait(rt, &w, &wg->q, &wg->lk, 0));
 }

@@ -1,0 +1,2 @@
+/* watch.c placeholder */
+typedef int weft__watch_unused;

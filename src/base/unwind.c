@@ -1,0 +1,220 @@
+/*
+ * Stack walks for the dump and the watchdog.  See unwind.h.
+ */
+#include "base/compiler.h"
+#include "base/error.h"
+
+#include <dlfcn.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <ucontext.h>
+
+#include "config.h"
+#include "base/saferead.h"
+#include "base/unwind.h"
+
+#ifdef HAVE_LIBUNWIND
+#include <libunwind.h>
+#endif
+
+/* ---- frame pointers: the walk that needs nothing ------------------------ */
+
+static int walk_frame_pointers(uintptr_t ip, uintptr_t bp, uintptr_t *pcs,
+    int max)
+{
+	uintptr_t next_bp, ret;
+	int n = 0;
+
+	while (n < max && ip) {
+		pcs[n++] = ip;
+		/* The caller's frame is higher up the stack, and aligned. */
+		if (!bp || (bp & 7) || weft__safe_word(bp, &next_bp) == -1 ||
+		    weft__safe_word(bp + sizeof(uintptr_t), &ret) == -1 ||
+		    next_bp <= bp)
+			break;
+		ip = ret;
+		bp = next_bp;
+	}
+	return n;
+}
+
+/* ---- libunwind, over an address space that reads safely ----------------- */
+
+#ifdef HAVE_LIBUNWIND
+
+static unw_addr_space_t safe_as;
+static pthread_once_t safe_as_once = PTHREAD_ONCE_INIT;
+
+static int safe_access_mem(unw_addr_space_t as, unw_word_t addr,
+    unw_word_t *val, int write, void *arg)
+{
+	uintptr_t v;
+
+	(void)as;
+	(void)arg;
+	if (write || weft__safe_word((uintptr_t)addr, &v) == -1)
+		return -UNW_EINVAL;
+	*val = (unw_word_t)v;
+	return 0;
+}
+
+/* The first frame's registers come from the walk's struct weft__regs. */
+static int regs_access_reg(unw_addr_space_t as, unw_regnum_t reg,
+    unw_word_t *val, int write, void *arg)
+{
+	const struct weft__regs *r = arg;
+
+	(void)as;
+	if (write)
+		return -UNW_EREADONLYREG;
+	switch (reg) {
+	case UNW_X86_64_RIP: *val = r->ip; return 0;
+	case UNW_X86_64_RSP: *val = r->sp; return 0;
+	case UNW_X86_64_RBP: *val = r->bp; return 0;
+	case UNW_X86_64_RBX: *val = r->bx; return 0;
+	case UNW_X86_64_R12: *val = r->r12; return 0;
+	case UNW_X86_64_R13: *val = r->r13; return 0;
+	case UNW_X86_64_R14: *val = r->r14; return 0;
+	case UNW_X86_64_R15: *val = r->r15; return 0;
+	default: return -UNW_EBADREG;
+	}
+}
+
+static int no_fpreg(unw_addr_space_t as, unw_regnum_t reg, unw_fpreg_t *val,
+    int write, void *arg)
+{
+	(void)as;
+	(void)reg;
+	(void)val;
+	(void)write;
+	(void)arg;
+	return -UNW_EBADREG;
+}
+
+/* The local accessors (which find unwind tables with dl_iterate_phdr and
+ * names in the objects' symbol tables), reading memory safely. */
+static void safe_as_make(void)
+{
+	unw_accessors_t acc = *unw_get_accessors(unw_local_addr_space);
+
+	acc.access_mem = safe_access_mem;
+	acc.access_reg = regs_access_reg;
+	acc.access_fpreg = no_fpreg;
+	acc.resume = NULL;
+	safe_as = unw_create_addr_space(&acc, 0);
+}
+
+int weft__unwind(const struct weft__regs *r, uintptr_t *pcs, int max)
+{
+	struct weft__regs copy = *r;
+	unw_cursor_t c;
+	unw_word_t ip;
+	int n = 0;
+
+	pthread_once(&safe_as_once, safe_as_make);
+	if (!safe_as || unw_init_remote(&c, safe_as, &copy) < 0)
+		return walk_frame_pointers(r->ip, r->bp, pcs, max);
+	do {
+		if (unw_get_reg(&c, UNW_REG_IP, &ip) < 0 || !ip)
+			break;
+		pcs[n++] = (uintptr_t)ip;
+	} while (n < max && unw_step(&c) > 0);
+	return n;
+}
+
+int weft__unwind_signal(void *ucontext, uintptr_t *pcs, int max)
+{
+	unw_cursor_t c;
+	unw_word_t ip;
+	int n = 0;
+
+	if (unw_init_local2(&c, (unw_context_t *)ucontext,
+	    UNW_INIT_SIGNAL_FRAME) < 0)
+		return 0;
+	do {
+		if (unw_get_reg(&c, UNW_REG_IP, &ip) < 0 || !ip)
+			break;
+		pcs[n++] = (uintptr_t)ip;
+	} while (n < max && unw_step(&c) > 0);
+	return n;
+}
+
+/* The symbol table's name for pc, which knows static functions too. */
+static int proc_name(uintptr_t pc, char *buf, size_t size, uintptr_t *off)
+{
+	struct weft__regs r = { .ip = pc };
+	unw_cursor_t c;
+	unw_word_t o = 0;
+
+	pthread_once(&safe_as_once, safe_as_make);
+	if (!safe_as || unw_init_remote(&c, safe_as, &r) < 0 ||
+	    unw_get_proc_name(&c, buf, size, &o) < 0)
+		return -1;
+	*off = (uintptr_t)o;
+	return 0;
+}
+
+const char *weft__unwind_method(void)
+{
+	return "libunwind";
+}
+
+#else /* frame pointers only */
+
+int weft__unwind(const struct weft__regs *r, uintptr_t *pcs, int max)
+{
+	return walk_frame_pointers(r->ip, r->bp, pcs, max);
+}
+
+int weft__unwind_signal(void *ucontext, uintptr_t *pcs, int max)
+{
+	const ucontext_t *uc = ucontext;
+
+	return walk_frame_pointers((uintptr_t)uc->uc_mcontext.gregs[REG_RIP],
+	    (uintptr_t)uc->uc_mcontext.gregs[REG_RBP], pcs, max);
+}
+
+static int proc_name(uintptr_t pc, char *buf, size_t size, uintptr_t *off)
+{
+	(void)pc;
+	(void)buf;
+	(void)size;
+	(void)off;
+	return -1;
+}
+
+const char *weft__unwind_method(void)
+{
+	return "frame pointers";
+}
+
+#endif
+
+void weft__symbolize(uintptr_t pc, char *buf, size_t size)
+{
+	char name[256];
+	uintptr_t off;
+	Dl_info di;
+
+	if (proc_name(pc, name, sizeof(name), &off) == 0) {
+		snprintf(buf, size, off ? "%s+%#lx" : "%s", name,
+		    (unsigned long)off);
+		return;
+	}
+	if (dladdr((void *)pc, &di) && di.dli_sname && di.dli_saddr) {
+		off = pc - (uintptr_t)di.dli_saddr;
+		snprintf(buf, size, off ? "%s+%#lx" : "%s", di.dli_sname,
+		    (unsigned long)off);
+		return;
+	}
+	if (dladdr((void *)pc, &di) && di.dli_fname) {
+		const char *base = strrchr(di.dli_fname, '/');
+
+		snprintf(buf, size, "%s+%#lx", base ? base + 1 : di.dli_fname,
+		    (unsigned long)(pc - (uintptr_t)di.dli_fbase));
+		return;
+	}
+	snprintf(buf, size, "%#lx", (unsigned long)pc);
+}
