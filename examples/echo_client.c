@@ -4,19 +4,16 @@
  *
  *   echo_client [port] [clients]     (defaults 7777 and 100)
  *
- * Each client runs under a 5 s deadline: a silent server makes the calls
- * fail with ETIMEDOUT instead of hanging.
+ * weft_dial connects each one.  Each client runs under a 5 s deadline: a
+ * silent server makes the calls fail with ETIMEDOUT instead of hanging.
  */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <weft.h>
 
-static int port;
+static char address[32];      /* "127.0.0.1:port" */
 
 static int exchange(int fd, long id)
 {
@@ -29,27 +26,29 @@ static int exchange(int fd, long id)
 		return -1;
 	while (got < len) {
 		n = weft_read(fd, back + got, len - got);
+		if (n == 0)
+			errno = ECONNRESET;       /* closed before the echo */
 		if (n <= 0)
 			return -1;
 		got += (size_t)n;
 	}
-	return memcmp(msg, back, len) == 0 ? 0 : -1;
+	if (memcmp(msg, back, len) != 0) {
+		errno = EPROTO;                   /* not what was sent */
+		return -1;
+	}
+	return 0;
 }
 
 static void *client(void *arg)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET,
-	    .sin_port = htons((uint16_t)port) };
+	long id = (long)(intptr_t)arg;
 	int64_t saved = weft_deadline_push(weft_now() + 5000000000LL);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), rc = -1;
+	int fd = weft_dial("tcp", address), rc = -1;
 
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd != -1 && weft_connect(fd, (struct sockaddr *)&sa,
-	    sizeof(sa)) == 0)
-		rc = exchange(fd, (long)(intptr_t)arg);
+	if (fd != -1)
+		rc = exchange(fd, id);
 	if (rc == -1)
-		fprintf(stderr, "client %ld: %s\n", (long)(intptr_t)arg,
-		    strerror(errno));
+		fprintf(stderr, "client %ld: %s\n", id, strerror(errno));
 	if (fd != -1)
 		weft_close(fd);
 	weft_deadline_pop(saved);
@@ -62,14 +61,29 @@ int main(int argc, char **argv)
 	weft_task **tasks;
 	void *r;
 
-	port = argc > 1 ? atoi(argv[1]) : 7777;
-	if (n < 1 || !(tasks = calloc((size_t)n, sizeof(*tasks))))
+	snprintf(address, sizeof(address), "127.0.0.1:%d",
+	    argc > 1 ? atoi(argv[1]) : 7777);
+	if (n < 1) {
+		fprintf(stderr, "echo_client: clients must be at least 1\n");
 		return 1;
+	}
+	if (!(tasks = calloc((size_t)n, sizeof(*tasks)))) {
+		fprintf(stderr, "echo_client: %s\n", strerror(errno));
+		return 1;
+	}
 	for (i = 0; i < n; i++)
-		tasks[i] = weft_spawn(client, (void *)(intptr_t)i);
-	for (i = 0; i < n; i++)
-		if (tasks[i] && weft_join(tasks[i], &r) == 0 && r == NULL)
+		if (!(tasks[i] = weft_spawn(client, (void *)(intptr_t)i)))
+			fprintf(stderr, "client %d: weft_spawn: %s\n", i,
+			    strerror(errno));
+	for (i = 0; i < n; i++) {
+		if (!tasks[i])
+			continue;
+		if (weft_join(tasks[i], &r) == -1)
+			fprintf(stderr, "client %d: weft_join: %s\n", i,
+			    strerror(errno));
+		else if (r == NULL)
 			ok++;
+	}
 	printf("%d of %d clients got their message back\n", ok, n);
 	free(tasks);
 	return ok == n ? 0 : 1;

@@ -3,15 +3,13 @@
  *
  *   echo_server [port]        (default 7777, on 127.0.0.1)
  *
- * Every call that would block (accept, read, write) parks only its task.
- * Stop it with Ctrl-C.
+ * weft_listen makes the listening socket; every call that would block
+ * (accept, read, write) parks only its task.  Stop it with Ctrl-C.
  */
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/socket.h>
+#include <string.h>
 #include <weft.h>
 
 static void *serve(void *arg)
@@ -21,25 +19,15 @@ static void *serve(void *arg)
 	ssize_t n;
 
 	while ((n = weft_read(fd, buf, sizeof(buf))) > 0)
-		if (weft_write(fd, buf, (size_t)n) != n)
+		if (weft_write(fd, buf, (size_t)n) != n) {
+			n = -1;
 			break;
+		}
+	if (n == -1)
+		fprintf(stderr, "echo_server: connection: %s\n",
+		    strerror(errno));
 	weft_close(fd);
 	return NULL;
-}
-
-static int listen_on(int port)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET,
-	    .sin_port = htons((uint16_t)port) };
-	int one = 1, fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd == -1 ||
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1 ||
-	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == -1 ||
-	    listen(fd, 512) == -1)
-		return -1;
-	return fd;
 }
 
 static void *accept_loop(void *arg)
@@ -56,33 +44,35 @@ static void *accept_loop(void *arg)
 				continue;
 			break;
 		}
-		t = weft_spawn(serve, (void *)(intptr_t)fd);
-		if (!t) {
-			perror("weft_spawn");
+		if (!(t = weft_spawn(serve, (void *)(intptr_t)fd))) {
+			fprintf(stderr, "echo_server: weft_spawn: %s\n",
+			    strerror(errno));
 			weft_close(fd);
 			continue;
 		}
 		weft_detach(t);
 	}
-	perror("weft_accept");
+	fprintf(stderr, "echo_server: weft_accept: %s\n", strerror(errno));
 	return NULL;
 }
 
 int main(int argc, char **argv)
 {
-	int port = argc > 1 ? atoi(argv[1]) : 7777;
-	int lfd = listen_on(port);
+	int port = argc > 1 ? atoi(argv[1]) : 7777, lfd;
+	char address[32];
 	weft_task *t;
 
-	if (lfd == -1) {
-		perror("listen");
+	snprintf(address, sizeof(address), "127.0.0.1:%d", port);
+	if ((lfd = weft_listen("tcp", address, 512)) == -1) {
+		fprintf(stderr, "echo_server: %s: %s\n", address,
+		    strerror(errno));
 		return 1;
 	}
-	printf("echo server on 127.0.0.1:%d\n", port);
+	printf("echo server on %s\n", address);
 	fflush(stdout);
-	t = weft_spawn(accept_loop, (void *)(intptr_t)lfd);
-	if (!t || weft_join(t, NULL) == -1) {
-		perror("weft");
+	if (!(t = weft_spawn(accept_loop, (void *)(intptr_t)lfd)) ||
+	    weft_join(t, NULL) == -1) {
+		fprintf(stderr, "echo_server: %s\n", strerror(errno));
 		return 1;
 	}
 	return 0;

@@ -159,10 +159,10 @@ static void describe_wait(const struct weft__wait_note *n, int64_t now,
 		snprintf(buf, size, "offloaded %s", s);
 		return;
 	case WEFT__WAIT_WAITPID:
-		snprintf(buf, size, "waitpid (pidfd %" PRId64 ")", n->a);
+		snprintf(buf, size, "a child process, pidfd %" PRId64, n->a);
 		return;
 	case WEFT__WAIT_SIGWAIT:
-		snprintf(buf, size, "sigwait (signalfd %" PRId64 ")", n->a);
+		snprintf(buf, size, "a signal, signalfd %" PRId64, n->a);
 		return;
 	default:
 		snprintf(buf, size, "something weft did not note");
