@@ -292,8 +292,11 @@ static void dump_task(const struct weft__rt_view_dbg *r,
 		    "deepest use seen %zu KiB\n", what, at, v->stack_size / 1024,
 		    (v->stack_used + 1023) / 1024);
 	}
-	if (r->is_caller && v->state == WEFT__VIEW_RUNNING)
-		regs = d->caller;
+	/* The current context's saved registers are old: it runs, or it
+	 * runs the loop, or it is the caller. */
+	if (v->is_main ? r->current_main :
+	    !r->current_main && v->id == r->current_id)
+		regs = r->is_caller ? d->caller : r->idle ? &r->idle_regs : NULL;
 	if (regs)
 		weft__dump_backtrace(o, regs, "    ");
 	else if (v->state == WEFT__VIEW_RUNNING)

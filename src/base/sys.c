@@ -10,6 +10,8 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
@@ -164,6 +166,29 @@ ssize_t weft__sys_process_vm_readv(const struct iovec *local,
 {
 	return syscall(SYS_process_vm_readv, (long)getpid(), local, 1UL,
 	    remote, 1UL, 0UL);
+}
+
+int weft__sys_thread_count(void)
+{
+	char buf[1024], *p;
+	int fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/stat",
+	    O_RDONLY | O_CLOEXEC), field;
+	ssize_t n;
+
+	if (fd == -1)
+		return -1;
+	n = weft__sys_read(fd, buf, sizeof(buf) - 1);
+	weft__sys_close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	/* The command name may hold spaces: count fields after its ')'. */
+	if (!(p = strrchr(buf, ')')))
+		return -1;
+	for (field = 2; *p && field < 20; p++)
+		if (*p == ' ')
+			field++;
+	return *p ? atoi(p) : -1;
 }
 
 pid_t weft__sys_gettid(void)

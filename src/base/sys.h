@@ -56,6 +56,8 @@ int weft__sys_pipe(int fds[2]);
 ssize_t weft__sys_process_vm_readv(const struct iovec *local,
     const struct iovec *remote);
 pid_t weft__sys_gettid(void);
+/* Threads in the process now (/proc/self/stat); -1 if unknown. */
+int weft__sys_thread_count(void);
 
 /* Making sockets (dial.c). */
 int weft__sys_socket(int domain, int type, int protocol);

@@ -15,17 +15,30 @@
 #include "core/runtime.h"
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct weft__list registry;            /* zero: empty */
+/* Not static: the debugger's script (share/weft-gdb.py) starts here. */
+struct weft__list weft__registry;            /* zero: empty */
 static unsigned registry_count;
 
 void (*weft__debug_on_deadlock)(void);
+
+static atomic_int own_threads;
+
+void weft__debug_own_thread(int delta)
+{
+	atomic_fetch_add(&own_threads, delta);
+}
+
+int weft__debug_own_threads(void)
+{
+	return atomic_load(&own_threads);
+}
 
 void weft__debug_register(struct weft_rt *rt)
 {
 	rt->tid = weft__sys_gettid();
 	rt->thread = pthread_self();
 	pthread_mutex_lock(&registry_lock);
-	weft__list_push_back(&registry, &rt->dbg_link);
+	weft__list_push_back(&weft__registry, &rt->dbg_link);
 	registry_count++;
 	pthread_mutex_unlock(&registry_lock);
 }
@@ -35,7 +48,7 @@ void weft__debug_unregister(struct weft_rt *rt)
 	if (!weft__link_linked(&rt->dbg_link))
 		return;
 	pthread_mutex_lock(&registry_lock);
-	weft__list_remove(&registry, &rt->dbg_link);
+	weft__list_remove(&weft__registry, &rt->dbg_link);
 	registry_count--;
 	pthread_mutex_unlock(&registry_lock);
 }
@@ -45,9 +58,9 @@ void weft__debug_forked(struct weft_rt *rt)
 	/* The other threads are not in the child, and one of them may
 	 * have held the lock. */
 	pthread_mutex_init(&registry_lock, NULL);
-	registry.first = registry.last = NULL;
+	weft__registry.first = weft__registry.last = NULL;
 	weft__link_init(&rt->dbg_link);
-	weft__list_push_back(&registry, &rt->dbg_link);
+	weft__list_push_back(&weft__registry, &rt->dbg_link);
 	registry_count = 1;
 	rt->tid = weft__sys_gettid();
 	rt->thread = pthread_self();
@@ -129,11 +142,14 @@ static void rt_view(const struct weft_rt *rt, struct weft__rt_view_dbg *r)
 	r->is_caller = rt == weft__tls_rt;
 	r->progress = atomic_load_explicit(&rt->sched.progress,
 	    memory_order_relaxed);
+	r->idle = atomic_load_explicit(&rt->loop.idle, memory_order_relaxed);
+	if (r->idle)
+		weft__safe_read(&r->idle_regs, &rt->loop.idle_regs,
+		    sizeof(r->idle_regs));
 	weft__safe_read(&cur, &rt->view.current, sizeof(cur));
-	if (cur && cur != &rt->sched.main_task &&
-	    !atomic_load_explicit(&rt->loop.idle, memory_order_relaxed) &&
-	    weft__safe_read(&copy, cur, sizeof(copy)) == 0) {
-		r->task_running = 1;
+	r->current_main = !cur || cur == &rt->sched.main_task;
+	if (!r->current_main && weft__safe_read(&copy, cur, sizeof(copy)) == 0) {
+		r->task_running = !r->idle;
 		r->current_id = copy.id;
 		memcpy(r->current_name, copy.name, sizeof(r->current_name));
 		r->current_name[sizeof(r->current_name) - 1] = '\0';
@@ -177,7 +193,7 @@ void weft__debug_walk(int own_only,
 	struct weft__rt_view_dbg r;
 
 	pthread_mutex_lock(&registry_lock);
-	weft__list_each(l, &registry) {
+	weft__list_each(l, &weft__registry) {
 		struct weft_rt *rt = weft__container_of(l, struct weft_rt,
 		    dbg_link);
 

@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "base/list.h"
 #include "base/unwind.h"
 #include "core/core.h"
 #include "weft.h"
@@ -50,7 +51,10 @@ struct weft__rt_view_dbg {
 	int is_caller;                /* the calling thread's own */
 	uint64_t progress;            /* see struct weft__sched */
 	int task_running;             /* a task (not main) runs, not idle */
-	uint64_t current_id;          /* the running task, if any */
+	int idle;                     /* asleep in the loop, on current's stack */
+	struct weft__regs idle_regs;  /* where, when idle */
+	int current_main;             /* the current context is main */
+	uint64_t current_id;          /* the current task's */
 	char current_name[WEFT_NAME_MAX];
 	uint64_t tasks;               /* spawned and not reaped */
 };
@@ -70,6 +74,15 @@ void weft__debug_walk(int own_only,
 
 /* How many threads have a runtime now. */
 unsigned weft__debug_runtimes(void);
+
+/* weft's own threads (pool workers, the watchers) come and go: they
+ * cannot wake a task by themselves, so the deadlock check leaves them out
+ * of the process's threads. */
+void weft__debug_own_thread(int delta);
+int weft__debug_own_threads(void);
+
+/* The registry (the gdb script reads it by this name). */
+extern struct weft__list weft__registry;
 
 /* Registry upkeep (runtime.c). */
 void weft__debug_register(struct weft_rt *rt);

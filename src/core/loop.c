@@ -14,6 +14,7 @@
 #include "base/clock.h"
 #include "base/sys.h"
 #include "core/loop.h"
+#include "core/debug.h"
 #include "core/runtime.h"
 
 /* How long an idle loop spins for a message from another thread before it
@@ -125,15 +126,51 @@ void weft__loop_forked(struct weft__loop *l)
 
 /* ---- the step ----------------------------------------------------------- */
 
+/* How often a runtime whose waits only another thread can end looks
+ * again whether such a thread is left. */
+#define LONELY_RECHECK_NS (1000 * WEFT__NS_PER_MS)
+
 /*
- * Nothing is ready, no timer is pending and no external wait exists: no
- * task of this runtime can ever run again.  Only main can be told, since
- * main is parked whenever no task runs; returns whether it was.
+ * Nothing is ready and no timer is pending; every wait left, if any, is
+ * on an object shared between threads (a mutex, a channel...).  Can
+ * anything end them?  Not when no wait is external at all, nor when this
+ * is the only thread with a runtime and the process has no thread but it
+ * and weft's own.  Other threads are looked for once a second at most
+ * (*timeout then bounds the sleep, to look again).
+ */
+static int nothing_can_wake(struct weft_rt *rt, int64_t *timeout)
+{
+	struct weft__loop *l = &rt->loop;
+	int64_t now;
+	int n;
+
+	if (rt->sched.external == 0)
+		return 1;
+	now = weft_now();
+	if (now < l->lonely_next) {
+		*timeout = l->lonely_next - now;
+		return 0;
+	}
+	l->lonely_next = now + LONELY_RECHECK_NS;
+	*timeout = LONELY_RECHECK_NS;
+	if (weft__debug_runtimes() != 1)
+		return 0;
+	n = weft__sys_thread_count();
+	return n > 0 && n - 1 - weft__debug_own_threads() <= 0;
+}
+
+/*
+ * No task of this runtime can ever run again.  Say so (the report of
+ * api/dump.c, unless turned off), then tell main, which is parked
+ * whenever no task runs, unless its wait cannot be cut short; returns
+ * whether it was told.
  */
 static int deadlock(struct weft_rt *rt)
 {
 	struct weft_task *main_task = &rt->sched.main_task;
 
+	if (weft__debug_on_deadlock)
+		weft__debug_on_deadlock();
 	if (main_task->state != WEFT__PARKED || main_task->nointr)
 		return 0;
 	weft__unpark(rt, main_task, EDEADLK);
@@ -145,8 +182,11 @@ static void wait_events(struct weft_rt *rt, int64_t timeout_ns)
 {
 	struct weft__loop *l = &rt->loop;
 
-	if (timeout_ns)
+	if (timeout_ns) {
+		/* Where this context stands, for a dump taken meanwhile. */
+		WEFT__REGS_HERE(&l->idle_regs);
 		atomic_store_explicit(&l->idle, 1, memory_order_relaxed);
+	}
 	if (l->poller) {
 		weft__poller_wait(l->poller, timeout_ns);
 		atomic_store(&l->wake_pending, 0);
@@ -184,10 +224,11 @@ void weft__loop_step(struct weft_rt *rt, int block)
 	if (mail_drain(rt) && block)
 		return;
 	if (block) {
-		if (next == INT64_MAX && s->external == 0 && deadlock(rt))
-			return;
 		if (next == INT64_MAX) {
 			timeout = -1;
+			if (s->external == s->shared &&
+			    nothing_can_wake(rt, &timeout) && deadlock(rt))
+				return;
 		} else {
 			now = weft_now();
 			timeout = next > now ? next - now : 0;

@@ -14,6 +14,7 @@
 #include <stdatomic.h>
 
 #include "base/heap.h"
+#include "base/unwind.h"
 #include "base/mpsc.h"
 #include "core/core.h"
 
@@ -31,6 +32,8 @@ struct weft__loop {
 	/* 1 while the thread sleeps in the poller or the clock: no task
 	 * runs (read by the watchdog). */
 	atomic_uchar idle;
+	struct weft__regs idle_regs;    /* the sleeping context's */
+	int64_t lonely_next;            /* loop.c: nothing_can_wake */
 };
 
 void weft__loop_init(struct weft__loop *l);

@@ -18,6 +18,7 @@
 
 #include "base/queue.h"
 #include "core/core.h"
+#include "core/debug.h"
 #include "io/pool.h"
 
 #define DEFAULT_THREADS 4u
@@ -120,6 +121,7 @@ static void *worker(void *arg)
 	struct pool *p = arg;
 	struct job *j;
 
+	weft__debug_own_thread(1);
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
 		/* The limit can shrink: threads past it wait here. */
@@ -144,6 +146,7 @@ static void *worker(void *arg)
 			pthread_cond_signal(&p->work);
 	}
 	pthread_mutex_unlock(&p->lock);
+	weft__debug_own_thread(-1);
 	return NULL;
 }
 
