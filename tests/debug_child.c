@@ -13,6 +13,8 @@
  * Built with -fno-omit-frame-pointer so that frame-pointer walks (the
  * fallback without libunwind) see its functions too.
  */
+#include "config.h"
+
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>

@@ -38,7 +38,9 @@ void weft__out_flush(struct weft__out *o)
 	ssize_t w;
 
 	while (done < o->len && !o->err) {
-		w = weft__sys_write(o->fd, o->buf + done, o->len - done);
+		/* A reader gone is EPIPE, not a signal that ends us. */
+		w = weft__sys_write_nosigpipe(o->fd, o->buf + done,
+		    o->len - done);
 		if (w > 0)
 			done += (size_t)w;
 		else if (w == -1 && errno != EINTR && errno != EAGAIN)

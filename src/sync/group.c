@@ -127,6 +127,8 @@ weft_task *weft_group_spawn(weft_group *g, void *(*fn)(void *), void *arg)
 		return NULL;
 	}
 	weft__task_adopt(m->task);
+	weft__task_set_origin(m->task, __builtin_return_address(0),
+	    (const void *)fn);
 	if (g->cancelled)
 		weft_cancel(m->task);
 	weft__link_init(&m->link);
