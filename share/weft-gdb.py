@@ -9,7 +9,8 @@
 #
 # Load it with `source /usr/local/share/weft/weft-gdb.py`, or let gdb load
 # it with libweft (it is installed on gdb's auto-load path too).  It needs
-# libweft's debug information.  It never writes to the process: a task's
+# libweft's debug information.  Times are against this machine's
+# CLOCK_MONOTONIC now: right for a live process, not for a core file.  It never writes to the process: a task's
 # registers reach gdb's unwinder through a Python unwinder that stands in
 # for the caller of frame 0 while weft-bt runs, then steps aside.
 
@@ -96,6 +97,12 @@ def describe(t):
         return "%s on fd %d" % (name, a)
     if kind == 6:
         return "poll on %d fds (the first fd %d)" % (a, b)
+    if kind == 9:
+        return "select over %d cases" % a
+    if kind == 11:
+        return "rwlock %#x, to %s" % (obj, "write" if a else "read")
+    if kind == 16:
+        return "group %#x (%d members)" % (obj, a)
     if kind in (7, 8):
         return "%s on %#x (length %d, capacity %d)" % (name, obj, a, b)
     if kind == 10:
@@ -220,6 +227,9 @@ class WeftBt(gdb.Command):
                     continue
                 if int(t["state"]) == 2:
                     gdb.write("task %d runs: see its thread's bt\n" % want)
+                    return
+                if int(t["stack"]["ctx"]["fresh"]):
+                    gdb.write("task %d has not run yet\n" % want)
                     return
                 regs = saved_regs(t)
                 if not regs:

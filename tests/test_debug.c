@@ -539,6 +539,35 @@ START_TEST(other_thread_is_no_deadlock)
 }
 END_TEST
 
+/* A select with a descriptor case waits on the outside world: another
+ * process writing later is no deadlock. */
+START_TEST(select_on_descriptor_is_no_deadlock)
+{
+	struct weft_select_case c;
+	int p[2], status;
+	pid_t pid;
+	char ch;
+
+	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		usleep(200 * 1000);
+		_exit(write(p[1], "x", 1) == 1 ? 0 : 1);
+	}
+	memset(&c, 0, sizeof(c));
+	c.op = WEFT_SELECT_READ;
+	c.fd = p[0];
+	errno = 0;
+	ck_assert_msg(weft_select(&c, 1, -1) == 0, "weft_select: %s",
+	    strerror(errno));
+	ck_assert_int_eq(read(p[0], &ch, 1), 1);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	close(p[0]);
+	close(p[1]);
+}
+END_TEST
+
 /* ---- in a process of its own --------------------------------------------- */
 
 struct child {
@@ -651,6 +680,31 @@ START_TEST(watchdog_names_the_hog)
 }
 END_TEST
 
+/* A task stuck in a plain blocking call: the watchdog names the call
+ * and leaves it alone (the sleep runs its whole 2 s). */
+START_TEST(watchdog_names_a_blocking_call)
+{
+	const char *env[] = { "WEFT_WATCHDOG_MS", "100", NULL };
+	static char out[256], err[8192];
+	struct child c;
+	int status;
+
+	out[0] = err[0] = '\0';
+	child_start(&c, "stuck", env);
+	read_until(c.out, "went on", out, sizeof(out));
+	read_until(c.err, NULL, err, sizeof(err));
+	status = child_end(&c);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "status %#x", status);
+	ck_assert_msg(strstr(out, "slept 2 went on"), "child said: %s", out);
+	ck_assert_msg(strstr(err, "weft watchdog: task 1 \"stuck\" has held"),
+	    "%s", err);
+	ck_assert_msg(strstr(err, "sleep"), "%s", err);
+	if (strstr(err, "#0 ") && !strstr(err, "(the thread did not answer)"))
+		ck_assert_msg(strstr(err, "stuck_in_plain_sleep"), "%s", err);
+}
+END_TEST
+
 START_TEST(watchdog_silent_for_polite_tasks)
 {
 	const char *env[] = { "WEFT_WATCHDOG_MS", "100", NULL };
@@ -753,12 +807,14 @@ static Suite *debug_suite(void)
 	tcase_add_test(tc, dump_bad_descriptors);
 	tcase_add_test(tc, deadlock_reported_and_edeadlk);
 	tcase_add_test(tc, other_thread_is_no_deadlock);
+	tcase_add_test(tc, select_on_descriptor_is_no_deadlock);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("process");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, signal_dump_from_plain_sleep);
 	tcase_add_test(tc, watchdog_names_the_hog);
+	tcase_add_test(tc, watchdog_names_a_blocking_call);
 	tcase_add_test(tc, watchdog_silent_for_polite_tasks);
 	tcase_add_test(tc, deadlock_report_switch);
 	tcase_add_test(tc, gdb_commands_on_a_live_process);

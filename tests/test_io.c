@@ -1850,6 +1850,45 @@ START_TEST(tty_keeps_flags)
 }
 END_TEST
 
+/*
+ * A pipe's number closed with close(2) and taken by a socket: the next
+ * socket call in a task must see a socket (and park), not a pipe.
+ */
+static int g_reused_fd, g_reused_err;
+
+static void *recv_with_deadline(void *arg)
+{
+	char buf[8];
+	int64_t saved = weft_deadline_push(weft_now() + 100 * MS_NS);
+
+	(void)arg;
+	errno = 0;
+	if (weft_recvfrom(g_reused_fd, buf, sizeof(buf), 0, NULL, NULL) == -1)
+		g_reused_err = errno;
+	weft_deadline_pop(saved);
+	return NULL;
+}
+
+START_TEST(pipe_number_reused_by_socket)
+{
+	int p[2], u;
+
+	task_checks_reset();
+	make_pipe(p);
+	run_task(pipe_no_wait_fn, p);      /* weft learns: a pipe */
+	u = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(u, 0);
+	ck_assert_int_eq(dup2(u, p[0]), p[0]);   /* closes the pipe's end */
+	close(u);
+	g_reused_fd = p[0];
+	g_reused_err = 0;
+	run_task(recv_with_deadline, NULL);
+	ck_assert_int_eq(g_reused_err, ETIMEDOUT);
+	close(p[0]);
+	close(p[1]);
+}
+END_TEST
+
 /* ---- bad descriptors ------------------------------------------------------ */
 
 /* Number of calls that did not fail as expected. */
@@ -2837,6 +2876,7 @@ static Suite *io_suite(void)
 	tcase_add_test(tc, nonblock_sockets_keep_flags);
 	tcase_add_test(tc, shared_pipe_keeps_flags_in_parent);
 	tcase_add_test(tc, tty_keeps_flags);
+	tcase_add_test(tc, pipe_number_reused_by_socket);
 	tcase_add_test(tc, writes_never_raise_sigpipe);
 	tcase_add_test(tc, readv_writev_whole);
 	tcase_add_test(tc, readv_writev_many_and_errors);

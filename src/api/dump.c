@@ -9,6 +9,7 @@
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -41,10 +42,17 @@ void weft__out_flush(struct weft__out *o)
 		/* A reader gone is EPIPE, not a signal that ends us. */
 		w = weft__sys_write_nosigpipe(o->fd, o->buf + done,
 		    o->len - done);
-		if (w > 0)
+		if (w > 0) {
 			done += (size_t)w;
-		else if (w == -1 && errno != EINTR && errno != EAGAIN)
-			o->err = errno;
+		} else if (w == -1 && errno == EAGAIN) {
+			/* A non-blocking descriptor: wait for room, a while. */
+			struct pollfd p = { .fd = o->fd, .events = POLLOUT };
+
+			if (weft__sys_poll(&p, 1, 5000) != 1)
+				o->err = EAGAIN;
+		} else if (w == 0 || errno != EINTR) {
+			o->err = w == 0 ? EIO : errno;
+		}
 	}
 	o->len = 0;
 }
@@ -227,20 +235,31 @@ static void frames_to_show(const uintptr_t *pcs, char names[][160], int n,
 	}
 }
 
-void weft__dump_backtrace(struct weft__out *o, const struct weft__regs *r,
-    const char *indent)
+void weft__dump_pcs(struct weft__out *o, const uintptr_t *pcs, int n,
+    int skip_weft, const char *indent)
 {
-	uintptr_t pcs[MAX_FRAMES];
 	char names[MAX_FRAMES][160];
-	int n = weft__unwind(r, pcs, MAX_FRAMES), i, first, end;
+	int i, first, end;
 
+	if (n > MAX_FRAMES)
+		n = MAX_FRAMES;
 	for (i = 0; i < n; i++)
 		weft__symbolize(pcs[i], names[i], sizeof(names[i]));
 	frames_to_show(pcs, names, n, &first, &end);
+	if (!skip_weft)
+		first = 0;
 	for (i = first; i < end; i++)
 		weft__out_printf(o, "%s#%d %s\n", indent, i - first, names[i]);
 	if (n == 0)
 		weft__out_printf(o, "%s(no frames found)\n", indent);
+}
+
+void weft__dump_backtrace(struct weft__out *o, const struct weft__regs *r,
+    const char *indent)
+{
+	uintptr_t pcs[MAX_FRAMES];
+
+	weft__dump_pcs(o, pcs, weft__unwind(r, pcs, MAX_FRAMES), 1, indent);
 }
 
 struct dump_ctx {
@@ -255,7 +274,7 @@ static void dump_rt(const struct weft__rt_view_dbg *r, void *arg)
 	struct dump_ctx *d = arg;
 
 	d->runtimes++;
-	weft__out_printf(d->out, "\nthread %d%s: %" PRIu64 " tasks\n",
+	weft__out_printf(d->out, "\nthread %d%s: main and %" PRIu64 " tasks\n",
 	    (int)r->tid, r->is_caller ? " (the caller's)" : "", r->tasks);
 }
 
@@ -316,8 +335,8 @@ int weft__dump_write(int fd, int own_only, const struct weft__regs *caller,
 	weft__out_printf(&o, "%s (pid %d, backtraces by %s)\n", headline,
 	    (int)getpid(), weft__unwind_method());
 	weft__debug_walk(own_only, dump_rt, dump_task, &d);
-	weft__out_printf(&o, "end of weft dump: %u threads, %u tasks\n",
-	    d.runtimes, d.tasks);
+	weft__out_printf(&o, "end of weft dump: %u threads, %u contexts "
+	    "(main and tasks)\n", d.runtimes, d.tasks);
 	weft__out_flush(&o);
 	return o.err ? weft__fail(o.err) : 0;
 }

@@ -6,6 +6,7 @@
 #define WEFT_API_DUMP_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/unwind.h"
 
@@ -21,6 +22,12 @@ void weft__out_init(struct weft__out *o, int fd);
 void weft__out_printf(struct weft__out *o, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void weft__out_flush(struct weft__out *o);
+
+/* Return addresses pcs[0..n) by name, one a line after indent, ending
+ * at the frame that started the task; weft's own first frames left out
+ * when skip_weft. */
+void weft__dump_pcs(struct weft__out *o, const uintptr_t *pcs, int n,
+    int skip_weft, const char *indent);
 
 /* The frames from r, one a line after indent, weft's own first frames
  * left out. */

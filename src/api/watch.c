@@ -15,7 +15,9 @@
 #include "base/compiler.h"
 #include "base/error.h"
 
+#include <fcntl.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -122,7 +124,9 @@ static void start_dump_signal(const char *value)
 		warn("WEFT_DUMP_SIGNAL", value);
 		return;
 	}
-	if (weft__sys_pipe(dump_pipe) == -1) {
+	/* The handler's end never blocks: a full pipe has a dump coming. */
+	if (weft__sys_pipe(dump_pipe) == -1 ||
+	    weft__sys_fcntl(dump_pipe[1], F_SETFL, O_NONBLOCK) == -1) {
 		warn("WEFT_DUMP_SIGNAL", value);
 		return;
 	}
@@ -156,17 +160,59 @@ static struct {
 	int n;
 } grab;
 
+/* What the program had for the signal: called for signals not ours. */
+static struct sigaction watchdog_old;
+
 static void on_watchdog_signal(int sig, siginfo_t *si, void *uc)
 {
 	int want = 1, err = errno;
 
-	(void)sig;
-	(void)si;
-	if (!atomic_compare_exchange_strong(&grab.state, &want, 2))
+	if (!atomic_compare_exchange_strong(&grab.state, &want, 2)) {
+		if (watchdog_old.sa_flags & SA_SIGINFO) {
+			if (watchdog_old.sa_sigaction)
+				watchdog_old.sa_sigaction(sig, si, uc);
+		} else if (watchdog_old.sa_handler != SIG_DFL &&
+		    watchdog_old.sa_handler != SIG_IGN) {
+			watchdog_old.sa_handler(sig);
+		}
 		return;
+	}
 	grab.n = weft__unwind_signal(uc, grab.pcs, WATCHDOG_FRAMES);
 	atomic_store(&grab.state, 3);
 	errno = err;
+}
+
+/*
+ * A thread blocked in a system call: where it stands, from /proc, which
+ * gives its stack and instruction pointers.  Reading them there instead
+ * of interrupting the thread leaves its call alone (a plain sleep(3)
+ * would end early).  0, or -1 when the thread runs or /proc cannot say.
+ */
+static int syscall_regs(pid_t tid, struct weft__regs *r)
+{
+	char path[64], buf[512], *p = buf, *end;
+	unsigned long v[7];
+	int i;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)tid);
+	/* "running", or "-1 sp pc" (not in a call): no. */
+	if (weft__sys_read_file(path, buf, sizeof(buf)) <= 0 ||
+	    *buf < '0' || *buf > '9')
+		return -1;
+	for (i = 0; i < 7; i++) {     /* the call and its six arguments */
+		v[i] = strtoul(p, &end, 0);
+		if (end == p)
+			return -1;
+		p = end;
+	}
+	memset(r, 0, sizeof(*r));
+	r->sp = (uintptr_t)strtoul(p, &end, 0);
+	if (end == p)
+		return -1;
+	p = end;
+	r->ip = (uintptr_t)strtoul(p, &end, 0);
+	(void)v;
+	return end == p ? -1 : 0;
 }
 
 struct watched {
@@ -198,11 +244,14 @@ static struct watched *watched_slot(const void *rt)
 	return free_slot;
 }
 
-/* Interrupt r's thread and write where it stands. */
+/* Write where r's thread stands: from /proc if it is blocked in a system
+ * call, else by interrupting it. */
 static void report_hog(const struct weft__rt_view_dbg *r, int64_t held)
 {
+	uintptr_t pcs[WATCHDOG_FRAMES];
+	struct weft__regs regs;
 	struct weft__out o;
-	int i, state = 0;
+	int i, state = 0, n = -1;
 
 	weft__out_init(&o, 2);
 	weft__out_printf(&o, "weft watchdog: task %" PRIu64 "%s%s%s has held "
@@ -210,23 +259,28 @@ static void report_hog(const struct weft__rt_view_dbg *r, int64_t held)
 	    r->current_id, r->current_name[0] ? " \"" : "", r->current_name,
 	    r->current_name[0] ? "\"" : "", (int)r->tid,
 	    (int64_t)(held / WEFT__NS_PER_MS));
-	atomic_store(&grab.state, 1);
-	if (pthread_kill(r->thread, WATCHDOG_SIGNAL) == 0) {
-		for (i = 0; i < 500 && (state = atomic_load(&grab.state)) != 3;
-		    i++)
-			weft__sys_sleep_until(weft_now() + WEFT__NS_PER_MS);
-	}
-	if (state == 3) {
-		char name[160];
-
-		for (i = 0; i < grab.n; i++) {
-			weft__symbolize(grab.pcs[i], name, sizeof(name));
-			weft__out_printf(&o, "    #%d %s\n", i, name);
-		}
+	/* Said before anything can go wrong, or the program end. */
+	weft__out_flush(&o);
+	if (syscall_regs(r->tid, &regs) == 0) {
+		n = weft__unwind(&regs, pcs, WATCHDOG_FRAMES);
 	} else {
-		weft__out_printf(&o, "    (the thread did not answer)\n");
+		atomic_store(&grab.state, 1);
+		if (pthread_kill(r->thread, WATCHDOG_SIGNAL) == 0) {
+			for (i = 0; i < 500 &&
+			    (state = atomic_load(&grab.state)) != 3; i++)
+				weft__sys_sleep_until(weft_now() +
+				    WEFT__NS_PER_MS);
+		}
+		if (state == 3) {
+			n = grab.n;
+			memcpy(pcs, grab.pcs, (size_t)n * sizeof(pcs[0]));
+		}
+		atomic_store(&grab.state, 0);
 	}
-	atomic_store(&grab.state, 0);
+	if (n >= 0)
+		weft__dump_pcs(&o, pcs, n, 0, "    ");
+	else
+		weft__out_printf(&o, "    (the thread did not answer)\n");
 	weft__out_flush(&o);
 }
 
@@ -291,7 +345,7 @@ static void start_watchdog(const char *value)
 	sa.sa_sigaction = on_watchdog_signal;
 	sa.sa_flags = SA_SIGINFO | SA_RESTART;
 	sigemptyset(&sa.sa_mask);
-	if (weft__sys_sigaction(WATCHDOG_SIGNAL, &sa, NULL) == -1) {
+	if (weft__sys_sigaction(WATCHDOG_SIGNAL, &sa, &watchdog_old) == -1) {
 		warn("WEFT_WATCHDOG_MS", value);
 		return;
 	}
@@ -319,6 +373,10 @@ static void report_deadlock(void)
 }
 
 /* ---- at load ------------------------------------------------------------- */
+
+/* Referred to by core/runtime.c, so that a static link, which takes only
+ * the objects something refers to, takes this one and its constructor. */
+const int weft__watch_linked = 1;
 
 __attribute__((constructor)) static void watch_init(void)
 {

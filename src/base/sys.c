@@ -168,20 +168,27 @@ ssize_t weft__sys_process_vm_readv(const struct iovec *local,
 	    remote, 1UL, 0UL);
 }
 
-int weft__sys_thread_count(void)
+ssize_t weft__sys_read_file(const char *path, char *buf, size_t size)
 {
-	char buf[1024], *p;
-	int fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/stat",
-	    O_RDONLY | O_CLOEXEC), field;
+	int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
 	ssize_t n;
 
 	if (fd == -1)
 		return -1;
-	n = weft__sys_read(fd, buf, sizeof(buf) - 1);
+	n = size ? weft__sys_read(fd, buf, size - 1) : -1;
 	weft__sys_close(fd);
-	if (n <= 0)
+	if (n >= 0)
+		buf[n] = '\0';
+	return n;
+}
+
+int weft__sys_thread_count(void)
+{
+	char buf[1024], *p;
+	int field;
+
+	if (weft__sys_read_file("/proc/self/stat", buf, sizeof(buf)) <= 0)
 		return -1;
-	buf[n] = '\0';
 	/* The command name may hold spaces: count fields after its ')'. */
 	if (!(p = strrchr(buf, ')')))
 		return -1;

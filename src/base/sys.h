@@ -58,6 +58,9 @@ ssize_t weft__sys_process_vm_readv(const struct iovec *local,
 pid_t weft__sys_gettid(void);
 /* Threads in the process now (/proc/self/stat); -1 if unknown. */
 int weft__sys_thread_count(void);
+/* The start of a small file (under /proc), NUL-terminated; its length,
+ * or -1 and errno. */
+ssize_t weft__sys_read_file(const char *path, char *buf, size_t size);
 
 /* Making sockets (dial.c). */
 int weft__sys_socket(int domain, int type, int protocol);

@@ -15,6 +15,9 @@
 #include "base/saferead.h"
 #include "base/unwind.h"
 
+#if !defined(__x86_64__)
+#undef HAVE_LIBUNWIND
+#endif
 #ifdef HAVE_LIBUNWIND
 #include <libunwind.h>
 #endif
@@ -170,10 +173,17 @@ int weft__unwind(const struct weft__regs *r, uintptr_t *pcs, int max)
 
 int weft__unwind_signal(void *ucontext, uintptr_t *pcs, int max)
 {
+#if defined(__x86_64__)
 	const ucontext_t *uc = ucontext;
 
 	return walk_frame_pointers((uintptr_t)uc->uc_mcontext.gregs[REG_RIP],
 	    (uintptr_t)uc->uc_mcontext.gregs[REG_RBP], pcs, max);
+#else
+	(void)ucontext;
+	(void)pcs;
+	(void)max;
+	return 0;
+#endif
 }
 
 static int proc_name(uintptr_t pc, char *buf, size_t size, uintptr_t *off)

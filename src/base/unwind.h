@@ -21,6 +21,7 @@ struct weft__regs {
 
 /* The registers where this macro stands, for a walk of the caller's own
  * stack made while the function that used it has not returned. */
+#if defined(__x86_64__)
 #define WEFT__REGS_HERE(r) __asm__ volatile( \
 	"leaq 0(%%rip), %%rax\n\t" \
 	"movq %%rax, 0(%0)\n\t" \
@@ -31,6 +32,10 @@ struct weft__regs {
 	"movq %%r13, 40(%0)\n\t" \
 	"movq %%r14, 48(%0)\n\t" \
 	"movq %%r15, 56(%0)" : : "r"(r) : "rax", "memory")
+#else
+/* Elsewhere no walk is made: no registers, no frames. */
+#define WEFT__REGS_HERE(r) memset((r), 0, sizeof(*(r)))
+#endif
 
 /* Walk from r; at most max return addresses into pcs (pcs[0] is r->ip);
  * the count. */

@@ -272,7 +272,7 @@ void weft__ctx_switch(struct weft__ctx *from, struct weft__ctx *to,
 
 /* ---- the registers of a suspended context ----------------------------- */
 
-#if defined(WEFT_SWITCH_UCONTEXT)
+#if defined(WEFT_SWITCH_UCONTEXT) && defined(__x86_64__)
 
 int weft__ctx_saved_regs(const struct weft__ctx *c, struct weft__regs *r)
 {
@@ -289,13 +289,13 @@ int weft__ctx_saved_regs(const struct weft__ctx *c, struct weft__regs *r)
 	return 0;
 }
 
-#elif defined(WEFT_SWITCH_JMP)
+#elif defined(WEFT_SWITCH_JMP) || defined(WEFT_SWITCH_UCONTEXT)
 
 int weft__ctx_saved_regs(const struct weft__ctx *c, struct weft__regs *r)
 {
 	(void)c;
 	(void)r;
-	return -1;                    /* glibc mangles what jmp_buf keeps */
+	return -1;      /* glibc mangles what jmp_buf keeps; not x86-64 */
 }
 
 #else

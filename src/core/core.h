@@ -27,6 +27,7 @@ struct weft_rt;
 struct weft__rt_view {
 	struct weft_task *current;    /* running task, or main_task */
 	struct weft_task *main_task;  /* stands for the thread's own stack */
+	int64_t clock;                /* weft_now at the loop's last step */
 };
 
 /*
@@ -222,7 +223,7 @@ void weft__task_set_errmsg(struct weft_task *t, const char *msg);
  *   JOIN           a: the task id joined
  *   FETCH          obj: the URL (a string that lives while the wait does)
  *   OFFLOAD        obj: the function run on the pool
- *   WAITPID        a: the pid
+ *   WAITPID        a: the pidfd
  *   SIGWAIT        a: the signalfd
  */
 enum weft__wait_kind {
@@ -242,9 +243,24 @@ struct weft__wait_note {
 	int64_t since;                /* weft_now when the wait began */
 };
 
-/* The calling task (or main) is about to wait for kind. */
-void weft__wait_note(struct weft_rt *rt, unsigned kind, const void *obj,
-    int64_t a, int64_t b);
+/*
+ * The calling task (or main) is about to wait for kind.  A task starts
+ * with its note (task.h), so this is a few stores and no call.  The time
+ * is the loop's last reading, not a new one: a wait began no earlier than
+ * that, and later by at most the time tasks ran without the loop.
+ */
+static inline void weft__wait_note(struct weft_rt *rt, unsigned kind,
+    const void *obj, int64_t a, int64_t b)
+{
+	const struct weft__rt_view *v = (const void *)rt;
+	struct weft__wait_note *n = (struct weft__wait_note *)(void *)v->current;
+
+	n->kind = (unsigned char)kind;
+	n->obj = obj;
+	n->a = a;
+	n->b = b;
+	n->since = v->clock;
+}
 
 /* A task's id, for notes that name another task (0 for NULL). */
 uint64_t weft__task_id(const struct weft_task *t);

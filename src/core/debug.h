@@ -94,4 +94,8 @@ void weft__debug_forked(struct weft_rt *rt);
  * hook set by api/dump.c; NULL writes nothing. */
 extern void (*weft__debug_on_deadlock)(void);
 
+/* Defined by api/watch.c; runtime.c refers to it so that a static link
+ * keeps the environment switches. */
+extern const int weft__watch_linked;
+
 #endif /* WEFT_CORE_DEBUG_H */

@@ -147,16 +147,18 @@ static int nothing_can_wake(struct weft_rt *rt, int64_t *timeout)
 	if (rt->sched.external == 0)
 		return 1;
 	now = weft_now();
+	/* Others were there a moment ago: look again later, not at every
+	 * sleep (a "yes" is never kept: a thread may come at any time). */
 	if (now < l->lonely_next) {
 		*timeout = l->lonely_next - now;
 		return 0;
 	}
-	l->lonely_next = now + LONELY_RECHECK_NS;
 	*timeout = LONELY_RECHECK_NS;
-	if (weft__debug_runtimes() != 1)
-		return 0;
-	n = weft__sys_thread_count();
-	return n > 0 && n - 1 - weft__debug_own_threads() <= 0;
+	n = weft__debug_runtimes() == 1 ? weft__sys_thread_count() : -1;
+	if (n > 0 && n - 1 - weft__debug_own_threads() <= 0)
+		return 1;
+	l->lonely_next = now + LONELY_RECHECK_NS;
+	return 0;
 }
 
 /*
@@ -168,11 +170,15 @@ static int nothing_can_wake(struct weft_rt *rt, int64_t *timeout)
 static int deadlock(struct weft_rt *rt)
 {
 	struct weft_task *main_task = &rt->sched.main_task;
+	struct weft__loop *l = &rt->loop;
 
-	if (weft__debug_on_deadlock)
+	/* Once for each deadlock, though the loop comes back to it. */
+	if (!l->deadlock_said && weft__debug_on_deadlock)
 		weft__debug_on_deadlock();
+	l->deadlock_said = 1;
 	if (main_task->state != WEFT__PARKED || main_task->nointr)
 		return 0;
+	l->deadlock_said = 0;
 	weft__unpark(rt, main_task, EDEADLK);
 	return 1;
 }
@@ -221,15 +227,23 @@ void weft__loop_step(struct weft_rt *rt, int block)
 	struct weft__loop *l = &rt->loop;
 	int64_t next = weft__heap_min(&l->timers), timeout = 0, now;
 
+	/* The time waits note as their start (core.h): read here, where the
+	 * loop looks anyway, not at each park. */
+	rt->view.clock = weft_now();
 	if (mail_drain(rt) && block)
 		return;
 	if (block) {
 		if (next == INT64_MAX) {
 			timeout = -1;
 			if (s->external == s->shared &&
-			    nothing_can_wake(rt, &timeout) && deadlock(rt))
-				return;
+			    nothing_can_wake(rt, &timeout)) {
+				if (deadlock(rt))
+					return;
+			} else {
+				l->deadlock_said = 0;
+			}
 		} else {
+			l->deadlock_said = 0;
 			now = weft_now();
 			timeout = next > now ? next - now : 0;
 		}

@@ -34,6 +34,7 @@ struct weft__loop {
 	atomic_uchar idle;
 	struct weft__regs idle_regs;    /* the sleeping context's */
 	int64_t lonely_next;            /* loop.c: nothing_can_wake */
+	unsigned char deadlock_said;    /* loop.c: deadlock */
 };
 
 void weft__loop_init(struct weft__loop *l);

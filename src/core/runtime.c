@@ -141,6 +141,7 @@ struct weft_rt *weft__rt_create(void)
 	}
 	weft__tls_rt = rt;
 	weft__debug_register(rt);
+	(void)*(const volatile int *)&weft__watch_linked;
 	return rt;
 }
 

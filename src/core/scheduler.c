@@ -27,6 +27,7 @@ void weft__sched_init(struct weft_rt *rt)
 	s->main_stack.task = &s->main_task;
 	rt->view.main_task = &s->main_task;
 	rt->view.current = &s->main_task;
+	rt->view.clock = weft_now();
 }
 
 void weft__sched_forked(struct weft_rt *rt)

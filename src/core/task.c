@@ -10,15 +10,18 @@
 #include "base/alloc.h"
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/clock.h"
 #include "base/sys.h"
 #include "core/attr.h"
 #include "core/runtime.h"
 
 #define CHUNK_TASKS WEFT__TASK_CHUNK
+
+_Static_assert(offsetof(struct weft_task, note) == 0,
+    "core.h's weft__wait_note finds the note at the task's start");
 
 /*
  * Ids are unique in the process, so they can name tasks in logs.  Each
@@ -292,18 +295,6 @@ void weft__task_set_origin(struct weft_task *t, const void *spawn_pc,
 uint64_t weft__task_id(const struct weft_task *t)
 {
 	return t ? t->id : 0;
-}
-
-void weft__wait_note(struct weft_rt *rt, unsigned kind, const void *obj,
-    int64_t a, int64_t b)
-{
-	struct weft_task *self = rt->view.current;
-
-	self->note.kind = (unsigned char)kind;
-	self->note.obj = obj;
-	self->note.a = a;
-	self->note.b = b;
-	self->note.since = weft__coarse_now();
 }
 
 /* A handle that names a live task of the calling thread's runtime. */

@@ -28,6 +28,7 @@ enum weft__task_state {
 };
 
 struct weft_task {
+	struct weft__wait_note note;  /* first: core.h's weft__wait_note */
 	struct weft__qnode node;      /* run queue, or the pool's free list */
 	struct weft__stack *stack;
 	struct weft_rt *rt;
@@ -50,7 +51,6 @@ struct weft_task {
 	struct weft__msg wake_msg;    /* a wake-up from another thread */
 	atomic_uchar wake_posted;     /* wake_msg is in the mailbox */
 	char name[WEFT_NAME_MAX];
-	struct weft__wait_note note;  /* what the last wait was for (dump) */
 	const void *spawn_pc;         /* weft_spawn's caller */
 	const void *entry;            /* the user's function */
 };

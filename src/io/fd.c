@@ -141,7 +141,10 @@ int weft__fd_learn(struct weft__fd *e)
 	struct stat st;
 	int kind;
 
-	if (e->kind == WEFT__FD_UNKNOWN || e->kind == WEFT__FD_FILE) {
+	/* Only a socket and a file weft made non-blocking prove what they
+	 * are at each call (ENOTSOCK, EAGAIN); the rest is looked at again,
+	 * since the number may name another file now. */
+	if (e->kind != WEFT__FD_SOCKET && e->kind != WEFT__FD_OTHER) {
 		if (weft__sys_fstat(e->fd, &st) == -1)
 			return -1;
 		kind = kind_of(e->fd, &st);

@@ -23,7 +23,8 @@
  *   pipes, FIFOs and terminals are never made non-blocking, since their
  *   open file description is often shared with other processes (stdin,
  *   a pipe from the parent): a task waits until poll(2) says ready, then
- *   asks no more than the kernel can do at once (io.c, shared_op);
+ *   asks no more than the kernel can do at once (io.c, shared_op); they
+ *   are checked with fstat on every call, like files;
  *   other pollable files (eventfd, ...) get O_NONBLOCK checked on every
  *   call (one fcntl), and set if it is missing;
  *   files are checked with fstat on every call (they go to the pool).

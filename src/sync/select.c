@@ -118,8 +118,14 @@ static int wait_cases(struct weft_rt *rt, struct weft__select *sel,
     struct weft_select_case *c, struct weft__selwait *p, size_t n,
     int64_t wake_at)
 {
-	int k, err;
+	int k, err, how = WEFT__PARK_SHARED;
+	size_t i;
 
+	/* A descriptor among the cases is the outside world, not only
+	 * other threads: the deadlock check must count it so. */
+	for (i = 0; i < n; i++)
+		if (c[i].op == WEFT_SELECT_READ || c[i].op == WEFT_SELECT_WRITE)
+			how = WEFT__PARK_EXTERNAL;
 	weft__wait_note(rt, WEFT__WAIT_SELECT, NULL, (int64_t)n, 0);
 	for (;;) {
 		k = atomic_load(&sel->fired);
@@ -127,7 +133,7 @@ static int wait_cases(struct weft_rt *rt, struct weft__select *sel,
 			k = claim_ready(sel, c, p, n);
 		if (k >= 0)
 			break;
-		err = weft__park_until(rt, wake_at, WEFT__PARK_SHARED);
+		err = weft__park_until(rt, wake_at, how);
 		if (atomic_load(&sel->fired) >= 0)
 			continue;
 		if (!err && (wake_at == INT64_MAX || weft_now() < wake_at))
