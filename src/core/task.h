@@ -28,18 +28,12 @@ enum weft__task_state {
 };
 
 struct weft_task {
-	struct weft__wait_note note;  /* first: core.h's weft__wait_note */
+	/* What spawn, park and switch touch comes first, in two cache
+	 * lines; the note must stay first (core.h's weft__wait_note). */
+	struct weft__wait_note note;  /* what the last wait was for (dump) */
 	struct weft__qnode node;      /* run queue, or the pool's free list */
 	struct weft__stack *stack;
 	struct weft_rt *rt;
-	void *(*fn)(void *);
-	void *arg;
-	void *result;
-	uint64_t id;
-	struct weft__heap_node timer; /* in the loop's timer heap while parked */
-	int timer_err;                /* what the park returns if the timer ends it */
-	int64_t scope_deadline;       /* weft_deadline_push; INT64_MAX: none */
-	struct weft_task *joiner;     /* task parked waiting for this one */
 	int wake_err;                 /* what weft__park returns */
 	unsigned char state;
 	unsigned char detached;
@@ -47,12 +41,20 @@ struct weft_task {
 	unsigned char service;        /* internal: not waited for, not counted */
 	unsigned char cancelled;      /* weft_cancel: every wait fails */
 	unsigned char nointr;         /* parked in a wait that must run to its end */
+	void *(*fn)(void *);
+	void *arg;
+	void *result;
+	uint64_t id;
+	struct weft_task *joiner;     /* task parked waiting for this one */
+	int64_t scope_deadline;       /* weft_deadline_push; INT64_MAX: none */
+	struct weft__heap_node timer; /* in the loop's timer heap while parked */
+	int timer_err;                /* what the park returns if the timer ends it */
+	const void *spawn_pc;         /* weft_spawn's caller */
+	const void *entry;            /* the user's function */
 	char *errmsg;                 /* weft_errmsg: detail of the last failure */
 	struct weft__msg wake_msg;    /* a wake-up from another thread */
 	atomic_uchar wake_posted;     /* wake_msg is in the mailbox */
 	char name[WEFT_NAME_MAX];
-	const void *spawn_pc;         /* weft_spawn's caller */
-	const void *entry;            /* the user's function */
 };
 
 /* Tasks come in chunks of this many (task.c); a chunk lives as long as
