@@ -488,7 +488,16 @@ static void deadlock_scene(void *arg)
 START_TEST(deadlock_reported_and_edeadlk)
 {
 	struct dl_result r;
-	char *err = capture_stderr(deadlock_scene, &r);
+	char *err;
+
+	if (TEST_UNDER_TSAN) {
+		/* Its own thread could still end the waits, as far as weft
+		 * can tell: no deadlock is ever seen. */
+		fprintf(stderr, "deadlock_reported_and_edeadlk: skipped under "
+		    "ThreadSanitizer (it runs a thread of its own)\n");
+		return;
+	}
+	err = capture_stderr(deadlock_scene, &r);
 
 	ck_assert_int_eq(r.recv_rc, -1);
 	ck_assert_int_eq(r.recv_err, EDEADLK);
@@ -639,6 +648,13 @@ START_TEST(signal_dump_from_plain_sleep)
 	struct child c;
 	int status;
 
+	if (TEST_UNDER_TSAN) {
+		/* It holds the signal until the watcher makes an
+		 * intercepted call, and weft's calls are raw. */
+		fprintf(stderr, "signal_dump_from_plain_sleep: skipped under "
+		    "ThreadSanitizer (it defers signals)\n");
+		return;
+	}
 	out[0] = err[0] = '\0';
 	child_start(&c, "stuck", env);
 	read_until(c.out, "ready", out, sizeof(out));
@@ -674,6 +690,7 @@ START_TEST(watchdog_names_the_hog)
 	ck_assert_msg(strstr(err, "weft watchdog: task 1 \"hog\" has held"),
 	    "%s", err);
 	ck_assert_msg(strstr(err, "compute_without_parking"), "%s", err);
+	ck_assert_msg(!strstr(err, "ThreadSanitizer"), "%s", err);
 	/* Once per episode. */
 	ck_assert_ptr_null(strstr(strstr(err, "weft watchdog") + 1,
 	    "weft watchdog"));
@@ -700,6 +717,7 @@ START_TEST(watchdog_names_a_blocking_call)
 	ck_assert_msg(strstr(err, "weft watchdog: task 1 \"stuck\" has held"),
 	    "%s", err);
 	ck_assert_msg(strstr(err, "sleep"), "%s", err);
+	ck_assert_msg(!strstr(err, "ThreadSanitizer"), "%s", err);
 	if (strstr(err, "#0 ") && !strstr(err, "(the thread did not answer)"))
 		ck_assert_msg(strstr(err, "stuck_in_plain_sleep"), "%s", err);
 }

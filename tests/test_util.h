@@ -41,6 +41,19 @@
 #define TEST_UNDER_ASAN 0
 #endif
 
+/* Built with ThreadSanitizer, which runs a thread of its own and holds
+ * signals back until its next intercepted call. */
+#if defined(__SANITIZE_THREAD__)
+#define TEST_UNDER_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define TEST_UNDER_TSAN 1
+#endif
+#endif
+#ifndef TEST_UNDER_TSAN
+#define TEST_UNDER_TSAN 0
+#endif
+
 /* Running under Valgrind: asked by the environment or detected. */
 static inline int under_valgrind(void)
 {
