@@ -28,16 +28,6 @@
 #include "weft.h"
 #include "test_util.h"
 
-#define assert_fails(expr, err) do { \
-	int want_ = (err); \
-	errno = 0; \
-	int rc_ = (expr); \
-	int errno_ = errno; \
-	ck_assert_msg(rc_ == -1 && errno_ == want_, \
-	    "%s: expected -1 errno %d (%s), got %d errno %d (%s)", #expr, \
-	    want_, strerror(want_), rc_, errno_, strerror(errno_)); \
-} while (0)
-
 /* ---- a resolver the tests control ------------------------------------------ */
 
 enum { MAX_FAKE = 4 };

@@ -109,39 +109,39 @@ static void safe_as_make(void)
 	safe_as = unw_create_addr_space(&acc, 0);
 }
 
+/* The return addresses from c outwards, at most max. */
+static int collect(unw_cursor_t *c, uintptr_t *pcs, int max)
+{
+	unw_word_t ip;
+	int n = 0;
+
+	do {
+		if (unw_get_reg(c, UNW_REG_IP, &ip) < 0 || !ip)
+			break;
+		pcs[n++] = (uintptr_t)ip;
+	} while (n < max && unw_step(c) > 0);
+	return n;
+}
+
 int weft__unwind(const struct weft__regs *r, uintptr_t *pcs, int max)
 {
 	struct weft__regs copy = *r;
 	unw_cursor_t c;
-	unw_word_t ip;
-	int n = 0;
 
 	pthread_once(&safe_as_once, safe_as_make);
 	if (!safe_as || unw_init_remote(&c, safe_as, &copy) < 0)
 		return walk_frame_pointers(r->ip, r->bp, pcs, max);
-	do {
-		if (unw_get_reg(&c, UNW_REG_IP, &ip) < 0 || !ip)
-			break;
-		pcs[n++] = (uintptr_t)ip;
-	} while (n < max && unw_step(&c) > 0);
-	return n;
+	return collect(&c, pcs, max);
 }
 
 int weft__unwind_signal(void *ucontext, uintptr_t *pcs, int max)
 {
 	unw_cursor_t c;
-	unw_word_t ip;
-	int n = 0;
 
 	if (unw_init_local2(&c, (unw_context_t *)ucontext,
 	    UNW_INIT_SIGNAL_FRAME) < 0)
 		return 0;
-	do {
-		if (unw_get_reg(&c, UNW_REG_IP, &ip) < 0 || !ip)
-			break;
-		pcs[n++] = (uintptr_t)ip;
-	} while (n < max && unw_step(&c) > 0);
-	return n;
+	return collect(&c, pcs, max);
 }
 
 /* The symbol table's name for pc, which knows static functions too. */
