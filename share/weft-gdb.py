@@ -9,8 +9,9 @@
 #
 # Load it with `source /usr/local/share/weft/weft-gdb.py`, or let gdb load
 # it with libweft (it is installed on gdb's auto-load path too).  It needs
-# libweft's debug information.  Times are against this machine's
-# CLOCK_MONOTONIC now: right for a live process, not for a core file.  It never writes to the process: a task's
+# libweft's debug information.  Times count to now in a live process (the
+# same CLOCK_MONOTONIC); in a core file, to each thread's loop's last look
+# at the clock before the core was taken.  It never writes to the process: a task's
 # registers reach gdb's unwinder through a Python unwinder that stands in
 # for the caller of frame 0 while weft-bt runs, then steps aside.
 
@@ -92,6 +93,8 @@ def describe(t):
     obj = _ptr(note["obj"])
     name = WAITS[kind] if kind < len(WAITS) else "?"
     if kind == 1:
+        if _is_core():
+            return "sleep"
         return "sleep, %.3f s left" % ((a - time.monotonic_ns()) / 1e9)
     if kind in (2, 3, 4, 5):
         return "%s on fd %d" % (name, a)
@@ -134,6 +137,11 @@ def _stack(t):
     return size, used
 
 
+def _is_core():
+    conn = getattr(gdb.selected_inferior(), "connection", None)
+    return conn is not None and conn.type == "core"
+
+
 class InfoWeftTasks(gdb.Command):
     """List weft's tasks: info weft-tasks"""
 
@@ -141,10 +149,14 @@ class InfoWeftTasks(gdb.Command):
         super().__init__("info weft-tasks", gdb.COMMAND_STATUS)
 
     def invoke(self, arg, from_tty):
-        now = time.monotonic_ns()
+        core = _is_core()
         for rt in runtimes():
+            now = int(rt["view"]["clock"]) if core else time.monotonic_ns()
             live = int(rt["tasks"]["live"])
-            gdb.write("thread %d: %d tasks\n" % (int(rt["tid"]), live))
+            gdb.write("thread %d: main and %d tasks%s\n" %
+                      (int(rt["tid"]), live,
+                       " (times to its last look at the clock)" if core
+                       else ""))
             for t, is_main in tasks(rt):
                 state = int(t["state"])
                 who = "main (the thread's own stack)" if is_main else \

@@ -815,6 +815,66 @@ START_TEST(gdb_commands_on_a_live_process)
 }
 END_TEST
 
+/*
+ * The same commands on a core file taken with gcore.  gdb 13's gcore
+ * cannot read through Linux 6.13's guard regions and leaves the stacks
+ * out: the child makes PROT_NONE guard pages instead.
+ */
+START_TEST(gdb_commands_on_a_core_file)
+{
+	const char *env[] = { "WEFT_GUARD_REGIONS", "0", NULL };
+	static char out[256], gout[65536];
+	const char *srcdir = getenv("srcdir");
+	char cmd[1024], exe[512], core[128];
+	struct child c;
+	ssize_t len;
+	FILE *g;
+	size_t n;
+
+	if (system("gdb --version >/dev/null 2>&1") != 0 ||
+	    system("command -v gcore >/dev/null 2>&1") != 0) {
+		fprintf(stderr, "gdb_commands_on_a_core_file: skipped, gdb or "
+		    "gcore is not installed\n");
+		return;
+	}
+	out[0] = '\0';
+	child_start(&c, "parked", env);
+	read_until(c.out, "ready", out, sizeof(out));
+	ck_assert_msg(strstr(out, "ready"), "%s", out);
+	snprintf(cmd, sizeof(cmd), "/proc/%d/exe", (int)c.pid);
+	len = readlink(cmd, exe, sizeof(exe) - 1);
+	ck_assert_int_gt(len, 0);
+	exe[len] = '\0';
+	snprintf(core, sizeof(core), "/tmp/weft-test-core-%d", (int)getpid());
+	snprintf(cmd, sizeof(cmd), "gcore -o %s %d >/dev/null 2>&1", core,
+	    (int)c.pid);
+	n = (size_t)system(cmd);
+	child_end(&c);
+	snprintf(cmd, sizeof(cmd), "%s.%d", core, (int)c.pid);
+	if (n != 0 || access(cmd, R_OK) != 0) {
+		unlink(cmd);
+		fprintf(stderr, "gdb_commands_on_a_core_file: skipped, gcore "
+		    "could not take a core here\n");
+		return;
+	}
+	snprintf(cmd, sizeof(cmd), "gdb -nx -q -batch %s %s.%d "
+	    "-x %s/share/weft-gdb.py -ex 'info weft-tasks' -ex 'weft-bt 2' "
+	    "2>&1", exe, core, (int)c.pid, srcdir ? srcdir : ".");
+	g = popen(cmd, "r");
+	ck_assert_ptr_nonnull(g);
+	n = fread(gout, 1, sizeof(gout) - 1, g);
+	gout[n] = '\0';
+	pclose(g);
+	snprintf(cmd, sizeof(cmd), "%s.%d", core, (int)c.pid);
+	unlink(cmd);
+	ck_assert_msg(strstr(gout, "task 2 \"waiter\": parked for"), "%s",
+	    gout);
+	ck_assert_msg(strstr(gout, "held by task 1"), "%s", gout);
+	ck_assert_msg(strstr(gout, "runs wants_mutex"), "%s", gout);
+	ck_assert_msg(strstr(gout, " in wants_mutex "), "%s", gout);
+}
+END_TEST
+
 static Suite *debug_suite(void)
 {
 	Suite *s = suite_create("debug");
@@ -836,6 +896,7 @@ static Suite *debug_suite(void)
 	tcase_add_test(tc, watchdog_silent_for_polite_tasks);
 	tcase_add_test(tc, deadlock_report_switch);
 	tcase_add_test(tc, gdb_commands_on_a_live_process);
+	tcase_add_test(tc, gdb_commands_on_a_core_file);
 	suite_add_tcase(s, tc);
 	return s;
 }
