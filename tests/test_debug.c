@@ -831,6 +831,12 @@ START_TEST(gdb_commands_on_a_core_file)
 	FILE *g;
 	size_t n;
 
+	if (TEST_UNDER_ASAN) {
+		/* Its shadow memory makes gcore's core useless to gdb. */
+		fprintf(stderr, "gdb_commands_on_a_core_file: skipped under "
+		    "AddressSanitizer\n");
+		return;
+	}
 	if (system("gdb --version >/dev/null 2>&1") != 0 ||
 	    system("command -v gcore >/dev/null 2>&1") != 0) {
 		fprintf(stderr, "gdb_commands_on_a_core_file: skipped, gdb or "
