@@ -831,10 +831,10 @@ START_TEST(gdb_commands_on_a_core_file)
 	FILE *g;
 	size_t n;
 
-	if (TEST_UNDER_ASAN) {
-		/* Its shadow memory makes gcore's core useless to gdb. */
+	if (TEST_UNDER_ASAN || TEST_UNDER_TSAN) {
+		/* Their shadow memory makes gcore's core useless to gdb. */
 		fprintf(stderr, "gdb_commands_on_a_core_file: skipped under "
-		    "AddressSanitizer\n");
+		    "a sanitizer\n");
 		return;
 	}
 	if (system("gdb --version >/dev/null 2>&1") != 0 ||
