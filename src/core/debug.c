@@ -45,11 +45,12 @@ void weft__debug_register(struct weft_rt *rt)
 
 void weft__debug_unregister(struct weft_rt *rt)
 {
-	if (!weft__link_linked(&rt->dbg_link))
-		return;
+	/* Neighbours' links change under the lock: look at ours there. */
 	pthread_mutex_lock(&registry_lock);
-	weft__list_remove(&weft__registry, &rt->dbg_link);
-	registry_count--;
+	if (weft__link_linked(&rt->dbg_link)) {
+		weft__list_remove(&weft__registry, &rt->dbg_link);
+		registry_count--;
+	}
 	pthread_mutex_unlock(&registry_lock);
 }
 
