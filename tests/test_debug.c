@@ -29,6 +29,14 @@
 #include "weft.h"
 #include "test_util.h"
 
+/* glibc mangles the registers jmp_buf keeps: with that switch, parked
+ * tasks have no backtrace. */
+#ifdef WEFT_SWITCH_JMP
+#define SWITCH_KEEPS_REGISTERS 0
+#else
+#define SWITCH_KEEPS_REGISTERS 1
+#endif
+
 /* ---- reading what a dump wrote ------------------------------------------- */
 
 /* Everything written to fd (a memfd) so far, NUL-terminated; free it. */
@@ -58,6 +66,22 @@ static char *task_block(const char *dump, const char *name)
 	out = strndup(start, (size_t)(end - start));
 	ck_assert_ptr_nonnull(out);
 	return out;
+}
+
+/* Does a frame line ("    #N name+off") of block b name fn? */
+static int in_backtrace(const char *b, const char *fn)
+{
+	const char *line = b;
+
+	while ((line = strstr(line, "\n    #")) != NULL) {
+		const char *end = strchr(line + 1, '\n');
+		const char *hit = strstr(line, fn);
+
+		if (hit && (!end || hit < end))
+			return 1;
+		line++;
+	}
+	return 0;
 }
 
 static int by_libunwind(const char *dump)
@@ -372,8 +396,8 @@ START_TEST(dump_names_every_wait)
 		ck_assert_msg(strstr(b, s[i].want) != NULL,
 		    "%s: wanted \"%s\" in:\n%s", s[i].name, s[i].want, b);
 		ck_assert_msg(strstr(b, "spawned at ") != NULL, "%s", b);
-		if (by_libunwind(dump))
-			ck_assert_msg(strstr(b, s[i].fn_name) != NULL,
+		if (by_libunwind(dump) && SWITCH_KEEPS_REGISTERS)
+			ck_assert_msg(in_backtrace(b, s[i].fn_name),
 			    "%s: no %s in its backtrace:\n%s", s[i].name,
 			    s[i].fn_name, b);
 		free(b);
@@ -808,10 +832,16 @@ START_TEST(gdb_commands_on_a_live_process)
 	ck_assert_msg(strstr(gout, "task 3 \"reader\": parked for"), "%s",
 	    gout);
 	ck_assert_msg(strstr(gout, "runs reads_the_pipe"), "%s", gout);
-	/* weft-bt 3, then weft-bt 1: their own functions. */
-	ck_assert_msg(strstr(gout, " in reads_the_pipe "), "%s", gout);
-	ck_assert_msg(strstr(gout, " in holds_mutex_wants_channel "), "%s",
-	    gout);
+	/* weft-bt 3, then weft-bt 1: their own functions (the jmp switch
+	 * keeps no registers a debugger can read). */
+	if (SWITCH_KEEPS_REGISTERS) {
+		ck_assert_msg(strstr(gout, " in reads_the_pipe "), "%s", gout);
+		ck_assert_msg(strstr(gout, " in holds_mutex_wants_channel "),
+		    "%s", gout);
+	} else {
+		ck_assert_msg(strstr(gout, "has no saved registers"), "%s",
+		    gout);
+	}
 }
 END_TEST
 
@@ -877,7 +907,8 @@ START_TEST(gdb_commands_on_a_core_file)
 	    gout);
 	ck_assert_msg(strstr(gout, "held by task 1"), "%s", gout);
 	ck_assert_msg(strstr(gout, "runs wants_mutex"), "%s", gout);
-	ck_assert_msg(strstr(gout, " in wants_mutex "), "%s", gout);
+	if (SWITCH_KEEPS_REGISTERS)
+		ck_assert_msg(strstr(gout, " in wants_mutex "), "%s", gout);
 }
 END_TEST
 
