@@ -191,7 +191,7 @@ static void on_watchdog_signal(int sig, siginfo_t *si, void *uc)
 static int syscall_regs(pid_t tid, struct weft__regs *r)
 {
 	char path[64], buf[512], *p = buf, *end;
-	unsigned long v[7];
+	unsigned long v[9];
 	int i;
 
 	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)tid);
@@ -199,20 +199,17 @@ static int syscall_regs(pid_t tid, struct weft__regs *r)
 	if (weft__sys_read_file(path, buf, sizeof(buf)) <= 0 ||
 	    *buf < '0' || *buf > '9')
 		return -1;
-	for (i = 0; i < 7; i++) {     /* the call and its six arguments */
+	/* The call, its six arguments, the stack and instruction pointers. */
+	for (i = 0; i < 9; i++) {
 		v[i] = strtoul(p, &end, 0);
 		if (end == p)
 			return -1;
 		p = end;
 	}
 	memset(r, 0, sizeof(*r));
-	r->sp = (uintptr_t)strtoul(p, &end, 0);
-	if (end == p)
-		return -1;
-	p = end;
-	r->ip = (uintptr_t)strtoul(p, &end, 0);
-	(void)v;
-	return end == p ? -1 : 0;
+	r->sp = (uintptr_t)v[7];
+	r->ip = (uintptr_t)v[8];
+	return 0;
 }
 
 struct watched {

@@ -233,7 +233,7 @@ enum weft__wait_kind {
 	WEFT__WAIT_MUTEX, WEFT__WAIT_RWLOCK, WEFT__WAIT_COND, WEFT__WAIT_SEM,
 	WEFT__WAIT_WAITGROUP, WEFT__WAIT_JOIN, WEFT__WAIT_GROUP,
 	WEFT__WAIT_FETCH, WEFT__WAIT_OFFLOAD, WEFT__WAIT_WAITPID,
-	WEFT__WAIT_SIGWAIT, WEFT__WAIT_KINDS
+	WEFT__WAIT_SIGWAIT
 };
 
 struct weft__wait_note {
@@ -261,9 +261,6 @@ static inline void weft__wait_note(struct weft_rt *rt, unsigned kind,
 	n->b = b;
 	n->since = v->clock;
 }
-
-/* A task's id, for notes that name another task (0 for NULL). */
-uint64_t weft__task_id(const struct weft_task *t);
 
 /* A task's spawn site and entry, when a layer above spawns for the user
  * (a group's member runs the user's function through its own). */

@@ -141,12 +141,11 @@ void weft__loop_forked(struct weft__loop *l)
 static int nothing_can_wake(struct weft_rt *rt, int64_t *timeout)
 {
 	struct weft__loop *l = &rt->loop;
-	int64_t now;
+	int64_t now = rt->view.clock;
 	int n;
 
 	if (rt->sched.external == 0)
 		return 1;
-	now = weft_now();
 	/* Others were there a moment ago: look again later, not at every
 	 * sleep (a "yes" is never kept: a thread may come at any time). */
 	if (now < l->lonely_next) {
@@ -244,7 +243,7 @@ void weft__loop_step(struct weft_rt *rt, int block)
 			}
 		} else {
 			l->deadlock_said = 0;
-			now = weft_now();
+			now = rt->view.clock;
 			timeout = next > now ? next - now : 0;
 		}
 		if (timeout != 0 && s->shared && mail_spin(l)) {

@@ -96,9 +96,11 @@ static void switch_away(struct weft_rt *rt, struct weft__stack *from)
 
 	/* A queue that never empties must not starve sleepers, I/O and
 	 * other threads' wake-ups. */
-	atomic_store_explicit(&s->progress, atomic_load_explicit(&s->progress,
-	    memory_order_relaxed) + 1, memory_order_relaxed);
-	if (weft__unlikely(++s->ticks % FAIRNESS_TICKS == 0))
+	uint64_t ticks = atomic_load_explicit(&s->progress,
+	    memory_order_relaxed) + 1;
+
+	atomic_store_explicit(&s->progress, ticks, memory_order_relaxed);
+	if (weft__unlikely(ticks % FAIRNESS_TICKS == 0))
 		weft__loop_step(rt, 0);
 	while (!(n = weft__queue_pop(&s->runq)))
 		weft__loop_step(rt, 1);

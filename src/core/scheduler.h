@@ -21,10 +21,10 @@
 struct weft__sched {
 	struct weft__queue runq;               /* FIFO of READY tasks */
 	uint64_t switches;
-	unsigned ticks;                        /* dispatches, for fairness */
-	/* Every park, yield and finish: the watchdog (another thread)
-	 * reads it to tell a task that holds the thread.  Only this
-	 * thread writes it, so plain loads and stores do. */
+	/* Every park, yield and finish: counts dispatches for fairness,
+	 * and the watchdog (another thread) reads it to tell a task that
+	 * holds the thread.  Only this thread writes it, so relaxed plain
+	 * loads and stores do. */
 	_Atomic uint64_t progress;
 	unsigned external;                     /* parked in EXTERNAL waits */
 	unsigned shared;                       /* of which SHARED */

@@ -292,11 +292,6 @@ void weft__task_set_origin(struct weft_task *t, const void *spawn_pc,
 	t->entry = entry;
 }
 
-uint64_t weft__task_id(const struct weft_task *t)
-{
-	return t ? t->id : 0;
-}
-
 /* A handle that names a live task of the calling thread's runtime. */
 static struct weft_rt *own_task(const weft_task *t)
 {
@@ -351,9 +346,9 @@ int weft__task_wait(struct weft_rt *rt, struct weft_task *t, int flags)
 	int err = 0;
 
 	t->joiner = weft__self(rt);
+	weft__wait_note(rt, WEFT__WAIT_JOIN, NULL, (int64_t)t->id, 0);
 	while (t->state != WEFT__DONE &&
-	    (weft__wait_note(rt, WEFT__WAIT_JOIN, NULL, (int64_t)t->id, 0),
-	    !(err = weft__park_until(rt, INT64_MAX, flags))))
+	    !(err = weft__park_until(rt, INT64_MAX, flags)))
 		;
 	t->joiner = NULL;
 	return err;

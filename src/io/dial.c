@@ -137,8 +137,9 @@ static int gai_errno(int rc)
 	}
 }
 
+/* The addresses of address; *any says it had no host. */
 static int resolve(const struct network *net, const char *address,
-    int passive, struct addrinfo **res)
+    int passive, struct addrinfo **res, int *any)
 {
 	char buf[1024], *host, *port;
 	struct addrinfo hints;
@@ -146,6 +147,7 @@ static int resolve(const struct network *net, const char *address,
 
 	if (split_host_port(address, buf, sizeof(buf), &host, &port) == -1)
 		return -1;
+	*any = !host;
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = net->family;
 	hints.ai_socktype = net->socktype;
@@ -381,13 +383,13 @@ int weft_dial(const char *network, const char *address)
 	const struct network *net = network_find(network);
 	struct addrinfo *res, *order[64];
 	size_t count;
-	int fd;
+	int fd, any;
 
 	if (!net || !address)
 		return weft__fail(EINVAL);
 	if (net->family == AF_UNIX)
 		return dial_unix(net, address);
-	if (resolve(net, address, 0, &res) == -1)
+	if (resolve(net, address, 0, &res, &any) == -1)
 		return -1;
 	count = interleave(res, order, sizeof(order) / sizeof(order[0]));
 	fd = dial_addresses(order, count);
@@ -436,37 +438,6 @@ fail:
 	}
 }
 
-/*
- * "tcp" or "udp" on ":port": every address of both families, one
- * dual-stack IPv6 socket; IPv4 alone where IPv6 is missing.
- */
-static int listen_any(const struct network *net, const char *port,
-    int backlog)
-{
-	struct sockaddr_in6 in6;
-	struct sockaddr_in in4;
-	char *end;
-	unsigned long n = strtoul(port, &end, 10);
-	int fd;
-
-	if (*port == '\0' || *end != '\0' || n > 65535)
-		return -2;            /* a service name: the resolver's */
-	memset(&in6, 0, sizeof(in6));
-	in6.sin6_family = AF_INET6;
-	in6.sin6_addr = in6addr_any;
-	in6.sin6_port = htons((uint16_t)n);
-	fd = listen_on((struct sockaddr *)&in6, sizeof(in6), net->socktype,
-	    0, backlog, 0);
-	if (fd >= 0 || (errno != EAFNOSUPPORT && errno != EADDRNOTAVAIL))
-		return fd;
-	memset(&in4, 0, sizeof(in4));
-	in4.sin_family = AF_INET;
-	in4.sin_addr.s_addr = htonl(INADDR_ANY);
-	in4.sin_port = htons((uint16_t)n);
-	return listen_on((struct sockaddr *)&in4, sizeof(in4), net->socktype,
-	    0, backlog, 0);
-}
-
 static int listen_unix(const struct network *net, const char *path,
     int backlog)
 {
@@ -480,24 +451,32 @@ static int listen_unix(const struct network *net, const char *path,
 }
 
 /*
- * Bind the first address of res that can be bound.  Without a host, a
- * dual-stack IPv6 address goes first, as in listen_any.
+ * Bind the first address of res that can be bound.  With dual ("tcp" or
+ * "udp" without a host), every address of both families: one IPv6
+ * socket with IPV6_V6ONLY off, or the IPv4 one where the system has no
+ * IPv6.
  */
 static int listen_first(struct addrinfo *res, int dual, int backlog)
 {
 	struct addrinfo *a;
-	int pass, fd, err = EADDRNOTAVAIL;
+	int fd, err = EADDRNOTAVAIL;
 
-	for (pass = dual ? 0 : 1; pass < 2; pass++) {
-		for (a = res; a; a = a->ai_next) {
-			if (pass == 0 && a->ai_family != AF_INET6)
-				continue;
-			fd = listen_on(a->ai_addr, a->ai_addrlen, a->ai_socktype,
-			    a->ai_protocol, backlog, pass);
-			if (fd >= 0)
-				return fd;
-			err = errno;
-		}
+	for (a = res; dual && a; a = a->ai_next) {
+		if (a->ai_family != AF_INET6)
+			continue;
+		fd = listen_on(a->ai_addr, a->ai_addrlen, a->ai_socktype,
+		    a->ai_protocol, backlog, 0);
+		if (fd >= 0 || (errno != EAFNOSUPPORT && errno != EADDRNOTAVAIL))
+			return fd;
+	}
+	for (a = res; a; a = a->ai_next) {
+		if (dual && a->ai_family == AF_INET6)
+			continue;
+		fd = listen_on(a->ai_addr, a->ai_addrlen, a->ai_socktype,
+		    a->ai_protocol, backlog, 1);
+		if (fd >= 0)
+			return fd;
+		err = errno;
 	}
 	return weft__fail(err);
 }
@@ -506,21 +485,15 @@ int weft_listen(const char *network, const char *address, int backlog)
 {
 	const struct network *net = network_find(network);
 	struct addrinfo *res;
-	char buf[1024], *host, *port;
-	int fd, dual;
+	int fd, any;
 
 	if (!net || !address)
 		return weft__fail(EINVAL);
 	if (net->family == AF_UNIX)
 		return listen_unix(net, address, backlog);
-	if (split_host_port(address, buf, sizeof(buf), &host, &port) == -1)
+	if (resolve(net, address, 1, &res, &any) == -1)
 		return -1;
-	dual = !host && net->family == AF_UNSPEC;
-	if (dual && (fd = listen_any(net, port, backlog)) != -2)
-		return fd;
-	if (resolve(net, address, 1, &res) == -1)
-		return -1;
-	fd = listen_first(res, dual, backlog);
+	fd = listen_first(res, any && net->family == AF_UNSPEC, backlog);
 	freeaddrinfo(res);
 	return fd;
 }

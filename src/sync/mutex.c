@@ -76,7 +76,7 @@ static int lock_slow(struct weft__mutex *m, struct weft_rt *rt,
 	}
 	weft__waiter_init(&w, self);
 	weft__waitq_push(&m->q, &w);
-	weft__wait_note(rt, WEFT__WAIT_MUTEX, m, (int64_t)weft__task_id(
+	weft__wait_note(rt, WEFT__WAIT_MUTEX, m, (int64_t)weft_task_id(
 	    atomic_load_explicit(&m->owner, memory_order_relaxed)), 0);
 	err = weft__waitq_wait(rt, &w, &m->q, &m->lk, flags);
 	/* Done means unlock handed it over: owner is set to us. */
