@@ -109,7 +109,10 @@ def describe(t):
     if kind in (7, 8):
         return "%s on %#x (length %d, capacity %d)" % (name, obj, a, b)
     if kind == 10:
-        return "mutex %#x, held by task %d" % (obj, a) if a else \
+        owner = gdb.Value(b & (2**64 - 1)).cast(
+            gdb.lookup_type("struct weft_task").pointer())
+        oid = int(owner["id"]) if b else 0
+        return "mutex %#x, held by task %d" % (obj, oid) if oid else \
             "mutex %#x, held outside tasks" % obj
     if kind == 15:
         return "join of task %d" % a if a else "weft_run, for every task"

@@ -97,6 +97,7 @@ static void describe_wait(const struct weft__wait_note *n, int64_t now,
     char *buf, size_t size)
 {
 	char s[320], t[32];
+	uint64_t id;
 
 	switch (n->kind) {
 	case WEFT__WAIT_SLEEP:
@@ -129,9 +130,10 @@ static void describe_wait(const struct weft__wait_note *n, int64_t now,
 		snprintf(buf, size, "select over %" PRId64 " cases", n->a);
 		return;
 	case WEFT__WAIT_MUTEX:
-		if (n->a)
-			snprintf(buf, size, "mutex %p, held by task %" PRId64,
-			    n->obj, n->a);
+		id = weft__debug_task_id((const void *)(uintptr_t)n->b);
+		if (id)
+			snprintf(buf, size, "mutex %p, held by task %" PRIu64,
+			    n->obj, id);
 		else
 			snprintf(buf, size, "mutex %p, held outside tasks",
 			    n->obj);

@@ -218,7 +218,8 @@ void weft__task_set_errmsg(struct weft_task *t, const char *msg);
  *   POLL           a: the number of fds, b: the first fd
  *   CHAN_SEND, CHAN_RECV: obj: the channel, a: its length, b: capacity
  *   SELECT         a: the number of cases
- *   MUTEX          obj: the mutex, a: the owner's task id (0: a thread)
+ *   MUTEX          obj: the mutex, b: the owner (a struct weft_task *
+ *                  of any thread: weft__debug_task_id reads its id)
  *   RWLOCK, COND, SEM, WAITGROUP, GROUP: obj: the object
  *   JOIN           a: the task id joined
  *   FETCH          obj: the URL (a string that lives while the wait does)

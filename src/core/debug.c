@@ -67,6 +67,16 @@ void weft__debug_forked(struct weft_rt *rt)
 	rt->thread = pthread_self();
 }
 
+uint64_t weft__debug_task_id(const void *task)
+{
+	uint64_t id = 0;
+
+	if (task)
+		weft__safe_read(&id, &((const struct weft_task *)task)->id,
+		    sizeof(id));
+	return id;
+}
+
 unsigned weft__debug_runtimes(void)
 {
 	unsigned n;

@@ -72,6 +72,10 @@ void weft__debug_walk(int own_only,
 	const struct weft__task_view *, void *),
     void *arg);
 
+/* The id of a task of any thread, read safely (0 if unreadable: the
+ * thread's own stack's id, too). */
+uint64_t weft__debug_task_id(const void *task);
+
 /* How many threads have a runtime now. */
 unsigned weft__debug_runtimes(void);
 

@@ -76,8 +76,10 @@ static int lock_slow(struct weft__mutex *m, struct weft_rt *rt,
 	}
 	weft__waiter_init(&w, self);
 	weft__waitq_push(&m->q, &w);
-	weft__wait_note(rt, WEFT__WAIT_MUTEX, m, (int64_t)weft_task_id(
-	    atomic_load_explicit(&m->owner, memory_order_relaxed)), 0);
+	/* The owner may be another thread's task: the note keeps where it
+	 * is, and only the dump, reading safely, looks inside. */
+	weft__wait_note(rt, WEFT__WAIT_MUTEX, m, 0, (int64_t)(uintptr_t)
+	    atomic_load_explicit(&m->owner, memory_order_relaxed));
 	err = weft__waitq_wait(rt, &w, &m->q, &m->lk, flags);
 	/* Done means unlock handed it over: owner is set to us. */
 	return err;
