@@ -111,9 +111,10 @@ ssize_t weft__sys_send(int fd, const void *buf, size_t n, int flags)
 	return syscall(SYS_sendto, fd, buf, n, flags, NULL, 0);
 }
 
-int weft__sys_accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
+int weft__sys_accept4(int fd, struct sockaddr *addr, socklen_t *addrlen,
+    int flags)
 {
-	return (int)syscall(SYS_accept4, fd, addr, addrlen, 0);
+	return (int)syscall(SYS_accept4, fd, addr, addrlen, flags);
 }
 
 int weft__sys_connect(int fd, const struct sockaddr *addr, socklen_t len)
@@ -236,6 +237,14 @@ int weft__sys_sleep_until(int64_t at)
 	return r == 0 ? 0 : -1;
 }
 
+int weft__sys_nap_until(int64_t at)
+{
+	struct timespec ts = weft__timespec(at);
+
+	return (int)syscall(SYS_clock_nanosleep, CLOCK_MONOTONIC, TIMER_ABSTIME,
+	    &ts, NULL) == 0 ? 0 : -1;
+}
+
 int weft__sys_sched_yield(void)
 {
 	return (int)syscall(SYS_sched_yield);
@@ -346,4 +355,10 @@ int weft__sys_getaddrinfo(const char *node, const char *service,
     const struct addrinfo *hints, struct addrinfo **res)
 {
 	return getaddrinfo(node, service, hints, res);
+}
+
+int weft__sys_getnameinfo(const struct sockaddr *sa, socklen_t salen,
+    char *host, socklen_t hostlen, char *serv, socklen_t servlen, int flags)
+{
+	return getnameinfo(sa, salen, host, hostlen, serv, servlen, flags);
 }

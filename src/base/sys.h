@@ -40,7 +40,8 @@ ssize_t weft__sys_recvmsg(int fd, struct msghdr *msg, int flags);
 ssize_t weft__sys_sendmsg(int fd, const struct msghdr *msg, int flags);
 ssize_t weft__sys_recv(int fd, void *buf, size_t n, int flags);
 ssize_t weft__sys_send(int fd, const void *buf, size_t n, int flags);
-int weft__sys_accept(int fd, struct sockaddr *addr, socklen_t *addrlen);
+int weft__sys_accept4(int fd, struct sockaddr *addr, socklen_t *addrlen,
+    int flags);
 int weft__sys_connect(int fd, const struct sockaddr *addr, socklen_t len);
 int weft__sys_close(int fd);
 int weft__sys_fcntl(int fd, int cmd, long arg);
@@ -72,6 +73,8 @@ int weft__sys_setsockopt(int fd, int level, int name, const void *val,
 /* Sleep the thread until the CLOCK_MONOTONIC time at (ns); restarts after
  * signal handlers.  0, or -1 and errno. */
 int weft__sys_sleep_until(int64_t at);
+/* The same, but a signal handler that runs ends it early: -1 and EINTR. */
+int weft__sys_nap_until(int64_t at);
 int weft__sys_sched_yield(void);
 
 /* The poller's kernel objects (raw system calls). */
@@ -98,6 +101,8 @@ int weft__sys_pidfd_open(pid_t pid);
 int weft__sys_signalfd(const sigset_t *set);
 
 /* Name resolution (libc; runs on pool threads, where a hook forwards). */
+int weft__sys_getnameinfo(const struct sockaddr *sa, socklen_t salen,
+    char *host, socklen_t hostlen, char *serv, socklen_t servlen, int flags);
 int weft__sys_getaddrinfo(const char *node, const char *service,
     const struct addrinfo *hints, struct addrinfo **res);
 

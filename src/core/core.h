@@ -91,6 +91,7 @@ enum weft__part_id {
 	WEFT__PART_FD,          /* io/fd.c: descriptors tasks wait on */
 	WEFT__PART_POOL,        /* io/pool.c: the offload pool */
 	WEFT__PART_FETCH,       /* io/fetch_driver.c: libcurl's multi handle */
+	WEFT__PART_HOOK,        /* hook/hook.c: interposed waits a signal ends */
 	WEFT__PART_MAX
 };
 
@@ -158,6 +159,9 @@ void weft__unpark(struct weft_rt *rt, struct weft_task *t, int err);
  */
 void weft__wake_done(struct weft_task *t, atomic_int *done);
 
+/* Like weft__unpark, but a task parked NOINTR is left alone. */
+void weft__interrupt(struct weft_rt *rt, struct weft_task *t, int err);
+
 /* Let every ready task run, then come back (the task stays ready). */
 void weft__yield(struct weft_rt *rt);
 
@@ -182,6 +186,17 @@ struct weft__msg {
 };
 
 void weft__mailbox_post(struct weft_rt *rt, struct weft__msg *m);
+
+/*
+ * Signal handlers (libweft-hook's): a handler that runs on a thread calls
+ * weft__signal_noted (async-signal-safe: one thread-local increment).  The
+ * thread's loop, back from its wait in the poller or the clock (which the
+ * handler cut short), then calls weft__loop_on_signal(rt) if it is set:
+ * the hook ends the waits that a signal interrupts in libc.  Set once,
+ * before any task waits.
+ */
+void weft__signal_noted(void);
+extern void (*weft__loop_on_signal)(struct weft_rt *rt);
 
 /* ---- tasks ---------------------------------------------------------------- */
 

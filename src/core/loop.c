@@ -182,10 +182,39 @@ static int deadlock(struct weft_rt *rt)
 	return 1;
 }
 
+/* Handlers that ran on this thread (weft__signal_noted). */
+static __thread unsigned signals_noted __attribute__((tls_model("initial-exec")));
+
+void (*weft__loop_on_signal)(struct weft_rt *rt);
+
+void weft__signal_noted(void)
+{
+	signals_noted++;
+}
+
+/* Tell the hook of handlers run since the loop last looked; whether
+ * there were any. */
+static int signals_check(struct weft_rt *rt)
+{
+	struct weft__loop *l = &rt->loop;
+
+	if (weft__likely(signals_noted == l->signals_seen))
+		return 0;
+	l->signals_seen = signals_noted;
+	if (weft__loop_on_signal)
+		weft__loop_on_signal(rt);
+	return 1;
+}
+
 /* Wait for the poller (or, without one, the next timer) for timeout_ns. */
 static void wait_events(struct weft_rt *rt, int64_t timeout_ns)
 {
 	struct weft__loop *l = &rt->loop;
+
+	/* A handler that ran while tasks did interrupts waits now, and
+	 * the tasks it made ready run before the loop sleeps. */
+	if (signals_check(rt))
+		timeout_ns = 0;
 
 	if (timeout_ns) {
 		/* Where this context stands, for a dump taken meanwhile. */
@@ -196,14 +225,15 @@ static void wait_events(struct weft_rt *rt, int64_t timeout_ns)
 		weft__poller_wait(l->poller, timeout_ns);
 		atomic_store(&l->wake_pending, 0);
 	} else if (timeout_ns > 0) {
-		weft__sys_sleep_until(weft__add_ns(weft_now(), timeout_ns));
+		weft__sys_nap_until(weft__add_ns(weft_now(), timeout_ns));
 	} else if (timeout_ns < 0) {
 		/* No timer, nothing external, and main waits where it
 		 * cannot be told: nothing will ever happen.  Sleep. */
-		weft__sys_sleep_until(INT64_MAX);
+		weft__sys_nap_until(INT64_MAX);
 	}
 	if (timeout_ns)
 		atomic_store_explicit(&l->idle, 0, memory_order_relaxed);
+	signals_check(rt);
 	mail_drain(rt);
 }
 

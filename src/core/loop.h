@@ -35,6 +35,7 @@ struct weft__loop {
 	struct weft__regs idle_regs;    /* the sleeping context's */
 	int64_t lonely_next;            /* loop.c: nothing_can_wake */
 	unsigned char deadlock_said;    /* loop.c: deadlock */
+	unsigned signals_seen;          /* loop.c: weft__signal_noted's count */
 };
 
 void weft__loop_init(struct weft__loop *l);

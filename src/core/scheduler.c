@@ -54,6 +54,12 @@ void weft__unpark(struct weft_rt *rt, struct weft_task *t, int err)
 	weft__sched_ready(rt, t);
 }
 
+void weft__interrupt(struct weft_rt *rt, struct weft_task *t, int err)
+{
+	if (!t->nointr)
+		weft__unpark(rt, t, err);
+}
+
 /* ---- wake-ups from other threads --------------------------------------- */
 
 void weft__wake_done(struct weft_task *t, atomic_int *done)

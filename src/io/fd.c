@@ -6,6 +6,7 @@
 #include "base/alloc.h"
 
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -99,6 +100,8 @@ struct weft__fd *weft__fd_get(struct weft_rt *rt, int fd)
 
 void weft__fd_forget(struct weft__fd *e)
 {
+	if (e->nb_set)
+		weft__fd_nb_own(e->fd, 0);
 	if (e->registered)
 		weft__poller_del(e->poller, e->fd);
 	e->kind = WEFT__FD_UNKNOWN;
@@ -122,6 +125,50 @@ static int kind_of(int fd, const struct stat *st)
 	return WEFT__FD_OTHER;
 }
 
+/* ---- O_NONBLOCK set by weft, process-wide --------------------------------- */
+
+/* Pages of one byte per fd, made at the first number that needs one and
+ * kept until exit: a byte is read with one load, from any thread. */
+#define NB_PAGE_BITS 12
+#define NB_PAGE (1 << NB_PAGE_BITS)
+static _Atomic(atomic_uchar *) nb_pages[WEFT__NB_MAX_FD / NB_PAGE];
+
+int weft__fd_nb_owned(int fd)
+{
+	atomic_uchar *page;
+
+	if (fd < 0 || fd >= WEFT__NB_MAX_FD)
+		return 0;
+	page = atomic_load_explicit(&nb_pages[fd >> NB_PAGE_BITS],
+	    memory_order_acquire);
+	return page && atomic_load_explicit(&page[fd & (NB_PAGE - 1)],
+	    memory_order_relaxed);
+}
+
+int weft__fd_nb_own(int fd, int owned)
+{
+	_Atomic(atomic_uchar *) *slot;
+	atomic_uchar *page, *none = NULL;
+
+	if (fd < 0 || fd >= WEFT__NB_MAX_FD)
+		return owned ? weft__fail(EMFILE) : 0;
+	slot = &nb_pages[fd >> NB_PAGE_BITS];
+	if (!(page = atomic_load_explicit(slot, memory_order_acquire))) {
+		if (!owned)
+			return 0;
+		if (!(page = weft__calloc(NB_PAGE, sizeof(*page))))
+			return -1;
+		if (!atomic_compare_exchange_strong_explicit(slot, &none, page,
+		    memory_order_acq_rel, memory_order_acquire)) {
+			free(page);
+			page = none;
+		}
+	}
+	atomic_store_explicit(&page[fd & (NB_PAGE - 1)], (unsigned char)owned,
+	    memory_order_relaxed);
+	return 0;
+}
+
 int weft__fd_nonblock(struct weft__fd *e)
 {
 	int fl = weft__sys_fcntl(e->fd, F_GETFL, 0);
@@ -130,7 +177,8 @@ int weft__fd_nonblock(struct weft__fd *e)
 		return -1;
 	if (fl & O_NONBLOCK)
 		return 0;
-	if (weft__sys_fcntl(e->fd, F_SETFL, fl | O_NONBLOCK) == -1)
+	if (weft__fd_nb_own(e->fd, 1) == -1 ||
+	    weft__sys_fcntl(e->fd, F_SETFL, fl | O_NONBLOCK) == -1)
 		return -1;
 	e->nb_set = 1;
 	return 0;
@@ -138,13 +186,21 @@ int weft__fd_nonblock(struct weft__fd *e)
 
 int weft__fd_learn(struct weft__fd *e)
 {
+	if (weft__fd_learn_kind(e) == -1)
+		return -1;
+	return e->kind == WEFT__FD_OTHER ? weft__fd_nonblock(e) : 0;
+}
+
+int weft__fd_learn_kind(struct weft__fd *e)
+{
 	struct stat st;
 	int kind;
 
 	/* Only a socket and a file weft made non-blocking prove what they
 	 * are at each call (ENOTSOCK, EAGAIN); the rest is looked at again,
 	 * since the number may name another file now. */
-	if (e->kind != WEFT__FD_SOCKET && e->kind != WEFT__FD_OTHER) {
+	if (e->kind != WEFT__FD_SOCKET &&
+	    !(e->kind == WEFT__FD_OTHER && e->nb_set)) {
 		if (weft__sys_fstat(e->fd, &st) == -1)
 			return -1;
 		kind = kind_of(e->fd, &st);
@@ -152,7 +208,7 @@ int weft__fd_learn(struct weft__fd *e)
 			weft__fd_forget(e);
 		e->kind = (unsigned char)kind;
 	}
-	return e->kind == WEFT__FD_OTHER ? weft__fd_nonblock(e) : 0;
+	return 0;
 }
 
 /* ---- waiting ------------------------------------------------------------ */
@@ -238,6 +294,12 @@ void weft__fd_unwatch(struct weft__fd *e, struct weft__fdwait *w)
 int weft__fd_wait(struct weft_rt *rt, struct weft__fd *e, uint32_t events,
     unsigned why)
 {
+	return weft__fd_wait_until(rt, e, events, why, INT64_MAX);
+}
+
+int weft__fd_wait_until(struct weft_rt *rt, struct weft__fd *e,
+    uint32_t events, unsigned why, int64_t wake_at)
+{
 	struct weft__fdwait w;
 	int err = weft__interrupted(weft__self(rt));
 
@@ -246,7 +308,7 @@ int weft__fd_wait(struct weft_rt *rt, struct weft__fd *e, uint32_t events,
 	if (weft__fd_watch(rt, e, events, &w) == -1)
 		return errno;
 	weft__wait_note(rt, why, NULL, e->fd, 0);
-	err = weft__park(rt, WEFT__PARK_EXTERNAL);
+	err = weft__park_until(rt, wake_at, WEFT__PARK_EXTERNAL);
 	weft__fd_unwatch(e, &w);
 	return err;
 }

@@ -66,6 +66,8 @@ struct weft__fd *weft__fd_peek(struct weft_rt *rt, int fd);
 /* Make sure e->kind is right for the file the number names now, and a
  * pollable non-socket non-blocking; 0, or -1 and errno. */
 int weft__fd_learn(struct weft__fd *e);
+/* The same without setting O_NONBLOCK (libc's promises, io.h). */
+int weft__fd_learn_kind(struct weft__fd *e);
 /* O_NONBLOCK on e's file, set by weft if it was missing. */
 int weft__fd_nonblock(struct weft__fd *e);
 /* The number names another file now, or none: start afresh. */
@@ -77,6 +79,24 @@ void weft__fd_closing(struct weft__fd *e);
  * is the wait's kind for the dump (core.h, WEFT__WAIT_READ...). */
 int weft__fd_wait(struct weft_rt *rt, struct weft__fd *e, uint32_t events,
     unsigned why);
+/* The same, also ending with 0 at wake_at (INT64_MAX: never). */
+int weft__fd_wait_until(struct weft_rt *rt, struct weft__fd *e,
+    uint32_t events, unsigned why, int64_t wake_at);
+
+/*
+ * Which descriptors weft turned O_NONBLOCK on, for the whole process: the
+ * flag belongs to the open file description, not to a thread, and the
+ * caller of libweft-hook must still see its own flags (fcntl F_GETFL) and
+ * its own blocking behaviour outside tasks.  Set by weft__fd_nonblock,
+ * cleared when weft learns the number names another file or closes it,
+ * and by the hook when the caller sets O_NONBLOCK itself.  Numbers past
+ * WEFT__NB_MAX_FD are not recorded (weft leaves those blocking in libc
+ * mode).  Safe from any thread.
+ */
+#define WEFT__NB_MAX_FD (1 << 22)
+int weft__fd_nb_owned(int fd);
+/* 0, or -1 and errno (ENOMEM; EMFILE past WEFT__NB_MAX_FD). */
+int weft__fd_nb_own(int fd, int owned);
 
 /* Wake the calling task (weft__unpark) when e has events; the caller
  * parks, then calls weft__fd_unwatch.  -1 and errno (EPERM: a regular

@@ -24,6 +24,7 @@
 #include "base/clock.h"
 #include "base/sys.h"
 #include "io/fd.h"
+#include "io/io.h"
 #include "io/pool.h"
 
 /* How long a task's weft_accept waits when no descriptor is left. */
@@ -55,28 +56,9 @@ static int block_on(struct weft_rt *rt, int fd, short events)
 
 /* ---- one operation ------------------------------------------------------ */
 
-enum op {
-	OP_READ, OP_WRITE, OP_RECV, OP_SEND, OP_ACCEPT,
-	OP_READV, OP_WRITEV, OP_RECVFROM, OP_SENDTO, OP_RECVMSG, OP_SENDMSG
-};
-
-struct io_op {
-	enum op op;
-	int fd;
-	void *buf;
-	size_t len;
-	int flags;
-	struct sockaddr *addr;        /* accept, recvfrom: out; sendto: in */
-	socklen_t *addrlen;
-	socklen_t dstlen;             /* sendto */
-	const struct iovec *iov;      /* readv, writev */
-	int iovcnt;
-	struct msghdr *msg;           /* recvmsg, sendmsg */
-};
-
 /* readv and writev on a socket in a task: the message form, which takes
  * MSG_DONTWAIT and MSG_NOSIGNAL. */
-static struct msghdr iov_msg(const struct io_op *o)
+static struct msghdr iov_msg(const struct weft__io_op *o)
 {
 	struct msghdr m;
 
@@ -90,50 +72,53 @@ static struct msghdr iov_msg(const struct io_op *o)
  * One try; dontwait (a socket, in a task) makes it never block.  Writes
  * never raise SIGPIPE: a peer gone is EPIPE (MSG_NOSIGNAL on sockets).
  */
-static ssize_t attempt(const struct io_op *o, int dontwait)
+static ssize_t attempt(const struct weft__io_op *o, int dontwait)
 {
 	int f = dontwait ? MSG_DONTWAIT : 0;
+	/* SIGPIPE: never from weft's calls; as libc's from the hook's. */
+	int nosig = o->libc ? 0 : MSG_NOSIGNAL;
 
 	switch (o->op) {
-	case OP_READ:
+	case WEFT__IO_READ:
 		return dontwait ? weft__sys_recv(o->fd, o->buf, o->len, f) :
 		    weft__sys_read(o->fd, o->buf, o->len);
-	case OP_WRITE:
-		return dontwait ? weft__sys_send(o->fd, o->buf, o->len,
-		    f | MSG_NOSIGNAL) :
+	case WEFT__IO_WRITE:
+		if (dontwait)
+			return weft__sys_send(o->fd, o->buf, o->len, f | nosig);
+		return o->libc ? weft__sys_write(o->fd, o->buf, o->len) :
 		    weft__sys_write_nosigpipe(o->fd, o->buf, o->len);
-	case OP_RECV:
+	case WEFT__IO_RECV:
 		return weft__sys_recv(o->fd, o->buf, o->len, o->flags | f);
-	case OP_SEND:
+	case WEFT__IO_SEND:
 		return weft__sys_send(o->fd, o->buf, o->len,
-		    o->flags | f | MSG_NOSIGNAL);
-	case OP_ACCEPT:
-		return weft__sys_accept(o->fd, o->addr, o->addrlen);
-	case OP_READV:
+		    o->flags | f | nosig);
+	case WEFT__IO_ACCEPT:
+		return weft__sys_accept4(o->fd, o->addr, o->addrlen, o->flags);
+	case WEFT__IO_READV:
 		if (dontwait) {
 			struct msghdr m = iov_msg(o);
 
 			return weft__sys_recvmsg(o->fd, &m, f);
 		}
 		return weft__sys_readv(o->fd, o->iov, o->iovcnt);
-	case OP_WRITEV:
+	case WEFT__IO_WRITEV:
 		if (dontwait) {
 			struct msghdr m = iov_msg(o);
 
-			return weft__sys_sendmsg(o->fd, &m, f | MSG_NOSIGNAL);
+			return weft__sys_sendmsg(o->fd, &m, f | nosig);
 		}
-		return weft__sys_writev_nosigpipe(o->fd, o->iov, o->iovcnt);
-	case OP_RECVFROM:
+		return o->libc ? weft__sys_writev(o->fd, o->iov, o->iovcnt) :
+		    weft__sys_writev_nosigpipe(o->fd, o->iov, o->iovcnt);
+	case WEFT__IO_RECVFROM:
 		return weft__sys_recvfrom(o->fd, o->buf, o->len, o->flags | f,
 		    o->addr, o->addrlen);
-	case OP_SENDTO:
+	case WEFT__IO_SENDTO:
 		return weft__sys_sendto(o->fd, o->buf, o->len,
-		    o->flags | f | MSG_NOSIGNAL, o->addr, o->dstlen);
-	case OP_RECVMSG:
+		    o->flags | f | nosig, o->addr, o->dstlen);
+	case WEFT__IO_RECVMSG:
 		return weft__sys_recvmsg(o->fd, o->msg, o->flags | f);
-	case OP_SENDMSG:
-		return weft__sys_sendmsg(o->fd, o->msg,
-		    o->flags | f | MSG_NOSIGNAL);
+	case WEFT__IO_SENDMSG:
+		return weft__sys_sendmsg(o->fd, o->msg, o->flags | f | nosig);
 	}
 	return weft__fail(EINVAL);
 }
@@ -143,11 +128,11 @@ static int would_block(ssize_t r)
 	return r == -1 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
-static uint32_t op_events(const struct io_op *o)
+static uint32_t op_events(const struct weft__io_op *o)
 {
 	switch (o->op) {
-	case OP_WRITE: case OP_SEND: case OP_WRITEV: case OP_SENDTO:
-	case OP_SENDMSG:
+	case WEFT__IO_WRITE: case WEFT__IO_SEND: case WEFT__IO_WRITEV: case WEFT__IO_SENDTO:
+	case WEFT__IO_SENDMSG:
 		return WEFT__EV_OUT;
 	default:
 		return WEFT__EV_IN;
@@ -155,9 +140,9 @@ static uint32_t op_events(const struct io_op *o)
 }
 
 /* What the dump says a task waits for. */
-static unsigned op_why(const struct io_op *o)
+static unsigned op_why(const struct weft__io_op *o)
 {
-	if (o->op == OP_ACCEPT)
+	if (o->op == WEFT__IO_ACCEPT)
 		return WEFT__WAIT_ACCEPT;
 	return op_events(o) == WEFT__EV_OUT ? WEFT__WAIT_WRITE :
 	    WEFT__WAIT_READ;
@@ -166,12 +151,12 @@ static unsigned op_why(const struct io_op *o)
 /* Regular-file I/O runs on the pool: the disk may block, epoll can't tell. */
 static void *file_job(void *arg)
 {
-	const struct io_op *o = arg;
+	const struct weft__io_op *o = arg;
 
 	return (void *)(intptr_t)attempt(o, 0);
 }
 
-static ssize_t file_op(struct weft_rt *rt, struct io_op *o)
+static ssize_t file_op(struct weft_rt *rt, struct weft__io_op *o)
 {
 	void *r;
 	int err, fn_errno;
@@ -190,7 +175,7 @@ static ssize_t file_op(struct weft_rt *rt, struct io_op *o)
  * has a deadline (so the deadline ends the wait), and again whenever the
  * fd turns out non-blocking because weft set O_NONBLOCK.
  */
-static ssize_t op_outside(struct weft_rt *rt, const struct io_op *o)
+static ssize_t op_outside(struct weft_rt *rt, const struct weft__io_op *o)
 {
 	struct weft__fd *e = weft__fd_peek(rt, o->fd);
 	short ev = op_events(o) == WEFT__EV_OUT ? POLLOUT : POLLIN;
@@ -219,6 +204,75 @@ static ssize_t accept_backoff(int err)
 	if (weft_sleep_ns(ACCEPT_BACKOFF_NS) == -1)
 		return -1;
 	return weft__fail(err);
+}
+
+/* ---- libc's promises (io.h) ---------------------------------------------- */
+
+/* Did the caller ask this call not to wait: MSG_DONTWAIT, or O_NONBLOCK
+ * on the descriptor that weft did not set? */
+static int caller_nonblock(const struct weft__io_op *o)
+{
+	int fl;
+
+	if (o->op != WEFT__IO_ACCEPT && (o->flags & MSG_DONTWAIT))
+		return 1;
+	fl = weft__sys_fcntl(o->fd, F_GETFL, 0);
+	return fl != -1 && (fl & O_NONBLOCK) && !weft__fd_nb_owned(o->fd);
+}
+
+/* The end of a socket's wait that SO_RCVTIMEO or SO_SNDTIMEO sets. */
+static int64_t socket_timeout(const struct weft__io_op *o)
+{
+	struct timeval tv = { 0, 0 };
+	socklen_t len = sizeof(tv);
+	int name = op_events(o) == WEFT__EV_OUT ? SO_SNDTIMEO : SO_RCVTIMEO;
+
+	if (weft__sys_getsockopt(o->fd, SOL_SOCKET, name, &tv, &len) == -1 ||
+	    (tv.tv_sec == 0 && tv.tv_usec == 0))
+		return INT64_MAX;
+	return weft__add_ns(weft_now(), (int64_t)tv.tv_sec * WEFT__NS_PER_S +
+	    (int64_t)tv.tv_usec * 1000);
+}
+
+/*
+ * o found its descriptor not ready.  In weft mode it waits.  In libc mode
+ * it waits only where the caller's blocking call would: -1 and EAGAIN for
+ * a non-blocking caller, or once the socket's timeout has passed.  The
+ * flags and the timeout are read at the first wait of the call, not before,
+ * so a call that finds its descriptor ready costs no more than weft's.
+ */
+static int may_wait(struct weft__io_op *o, const struct weft__fd *e)
+{
+	if (!o->libc)
+		return 0;
+	if (!o->timed) {
+		if (caller_nonblock(o))
+			return weft__fail(EAGAIN);
+		o->timed = 1;
+		o->wake_at = e->kind == WEFT__FD_SOCKET ? socket_timeout(o) :
+		    INT64_MAX;
+	}
+	if (o->wake_at != INT64_MAX && weft_now() >= o->wake_at)
+		return weft__fail(EAGAIN);
+	return 0;
+}
+
+/* Park until e is ready for o, or o's timeout; 0, or -1 and errno. */
+static int wait_for(struct weft_rt *rt, struct weft__fd *e,
+    struct weft__io_op *o)
+{
+	int err;
+
+	if (may_wait(o, e) == -1)
+		return -1;
+	err = weft__fd_wait_until(rt, e, op_events(o), op_why(o),
+	    o->libc ? o->wake_at : INT64_MAX);
+	return err ? weft__fail(err) : 0;
+}
+
+static int learn(const struct weft__io_op *o, struct weft__fd *e)
+{
+	return o->libc ? weft__fd_learn_kind(e) : weft__fd_learn(e);
 }
 
 /* ---- pipes, FIFOs and terminals ------------------------------------------ */
@@ -251,16 +305,16 @@ static size_t shared_limit(const struct weft__fd *e, int out)
 }
 
 /* o asking for no more than limit bytes (a prefix of its buffers). */
-static ssize_t attempt_limited(const struct io_op *o, size_t limit)
+static ssize_t attempt_limited(const struct weft__io_op *o, size_t limit)
 {
-	struct io_op c = *o;
+	struct weft__io_op c = *o;
 	struct iovec v[16];
 	size_t total = 0;
 	int i;
 
 	if (!limit)
 		return attempt(o, 0);
-	if (o->op == OP_READ || o->op == OP_WRITE) {
+	if (o->op == WEFT__IO_READ || o->op == WEFT__IO_WRITE) {
 		c.len = o->len < limit ? o->len : limit;
 		return attempt(&c, 0);
 	}
@@ -284,12 +338,12 @@ static ssize_t attempt_limited(const struct io_op *o, size_t limit)
  * two can make the call hold the thread, until more comes.
  */
 static ssize_t shared_op(struct weft_rt *rt, struct weft__fd *e,
-    struct io_op *o)
+    struct weft__io_op *o)
 {
 	int out = op_events(o) == WEFT__EV_OUT;
 	struct pollfd p = { .fd = o->fd, .events = out ? POLLOUT : POLLIN };
 	ssize_t r;
-	int err, n;
+	int n;
 
 	for (;;) {
 		p.revents = 0;
@@ -301,60 +355,63 @@ static ssize_t shared_op(struct weft_rt *rt, struct weft__fd *e,
 			if (!would_block(r))
 				return r;
 		}
-		if ((err = weft__fd_wait(rt, e, op_events(o), op_why(o))))
-			return weft__fail(err);
+		if (wait_for(rt, e, o) == -1)
+			return -1;
 	}
 }
 
-static int is_read_or_write(enum op op)
+static int is_read_or_write(enum weft__io_kind op)
 {
-	return op == OP_READ || op == OP_WRITE || op == OP_READV ||
-	    op == OP_WRITEV;
+	return op == WEFT__IO_READ || op == WEFT__IO_WRITE || op == WEFT__IO_READV ||
+	    op == WEFT__IO_WRITEV;
 }
 
 /* Run o until it makes progress once (or fails), parking as needed. */
-static ssize_t op_once(struct io_op *o)
+ssize_t weft__io_once(struct weft__io_op *o)
 {
 	struct weft_rt *rt = weft__rt_peek();
 	struct weft__fd *e;
 	ssize_t r;
-	int err;
 
 	if (!rt || !weft__in_task(rt))
 		return op_outside(rt, o);
-	if (!(e = weft__fd_get(rt, o->fd)) || weft__fd_learn(e) == -1)
+	if (!(e = weft__fd_get(rt, o->fd)) || learn(o, e) == -1)
 		return -1;
 	if (e->kind == WEFT__FD_FILE && is_read_or_write(o->op))
 		return file_op(rt, o);
-	if ((e->kind == WEFT__FD_PIPE || e->kind == WEFT__FD_TTY) &&
-	    is_read_or_write(o->op))
+	if ((e->kind == WEFT__FD_PIPE || e->kind == WEFT__FD_TTY ||
+	    (o->libc && e->kind == WEFT__FD_OTHER)) && is_read_or_write(o->op))
 		return shared_op(rt, e, o);
 	/* accept has no MSG_DONTWAIT: the listening socket must be
-	 * non-blocking itself. */
-	if (o->op == OP_ACCEPT && e->kind == WEFT__FD_SOCKET &&
-	    weft__fd_nonblock(e) == -1)
-		return -1;
+	 * non-blocking itself (in libc mode, unless the caller wants it
+	 * to be: then one try is all there is). */
+	if (o->op == WEFT__IO_ACCEPT && e->kind == WEFT__FD_SOCKET) {
+		if (o->libc && caller_nonblock(o))
+			return attempt(o, 0);
+		if (weft__fd_nonblock(e) == -1)
+			return -1;
+	}
 	for (;;) {
 		r = attempt(o, e->kind == WEFT__FD_SOCKET);
 		if (r == -1 && errno == ENOTSOCK && e->kind == WEFT__FD_SOCKET) {
 			/* The number names another file now. */
 			weft__fd_forget(e);
-			if (weft__fd_learn(e) == -1)
+			if (learn(o, e) == -1)
 				return -1;
 			continue;
 		}
-		if (o->op == OP_ACCEPT && r == -1 &&
+		if (o->op == WEFT__IO_ACCEPT && r == -1 &&
 		    (errno == EMFILE || errno == ENFILE))
 			return accept_backoff(errno);
 		if (!would_block(r))
 			return r;
-		if ((err = weft__fd_wait(rt, e, op_events(o), op_why(o))))
-			return weft__fail(err);
+		if (wait_for(rt, e, o) == -1)
+			return -1;
 	}
 }
 
 /* write(2) and send(2) on a blocking fd write everything: so do these. */
-static ssize_t op_all(struct io_op *o)
+ssize_t weft__io_all(struct weft__io_op *o)
 {
 	const char *start = o->buf;
 	size_t done = 0, len = o->len;
@@ -363,7 +420,7 @@ static ssize_t op_all(struct io_op *o)
 	do {
 		o->buf = (char *)start + done;
 		o->len = len - done;
-		r = op_once(o);
+		r = weft__io_once(o);
 		if (r < 0)
 			return done ? (ssize_t)done : -1;
 		done += (size_t)r;
@@ -379,7 +436,7 @@ static int iov_ok(const struct iovec *iov, int iovcnt)
 
 /* writev(2) on a blocking fd writes everything: so does this, moving
  * along a copy of iov as parts are written. */
-static ssize_t writev_all(struct io_op *o, const struct iovec *iov, int iovcnt)
+ssize_t weft__io_writev_all(struct weft__io_op *o, const struct iovec *iov, int iovcnt)
 {
 	struct iovec local[16], *v = local;
 	size_t total = 0, done = 0;
@@ -401,7 +458,7 @@ static ssize_t writev_all(struct io_op *o, const struct iovec *iov, int iovcnt)
 	do {
 		o->iov = v + first;
 		o->iovcnt = iovcnt - first;
-		if ((r = op_once(o)) < 0)
+		if ((r = weft__io_once(o)) < 0)
 			break;
 		done += (size_t)r;
 		while (first < iovcnt && (size_t)r >= v[first].iov_len)
@@ -422,97 +479,97 @@ static ssize_t writev_all(struct io_op *o, const struct iovec *iov, int iovcnt)
 
 ssize_t weft_read(int fd, void *buf, size_t count)
 {
-	struct io_op o = { .op = OP_READ, .fd = fd, .buf = buf, .len = count };
+	struct weft__io_op o = { .op = WEFT__IO_READ, .fd = fd, .buf = buf, .len = count };
 
-	return op_once(&o);
+	return weft__io_once(&o);
 }
 
 ssize_t weft_write(int fd, const void *buf, size_t count)
 {
-	struct io_op o = { .op = OP_WRITE, .fd = fd, .buf = (void *)buf,
+	struct weft__io_op o = { .op = WEFT__IO_WRITE, .fd = fd, .buf = (void *)buf,
 	    .len = count };
 
-	return op_all(&o);
+	return weft__io_all(&o);
 }
 
 ssize_t weft_recv(int fd, void *buf, size_t len, int flags)
 {
-	struct io_op o = { .op = OP_RECV, .fd = fd, .buf = buf, .len = len,
+	struct weft__io_op o = { .op = WEFT__IO_RECV, .fd = fd, .buf = buf, .len = len,
 	    .flags = flags };
 
-	return op_once(&o);
+	return weft__io_once(&o);
 }
 
 ssize_t weft_send(int fd, const void *buf, size_t len, int flags)
 {
-	struct io_op o = { .op = OP_SEND, .fd = fd, .buf = (void *)buf,
+	struct weft__io_op o = { .op = WEFT__IO_SEND, .fd = fd, .buf = (void *)buf,
 	    .len = len, .flags = flags };
 
-	return op_all(&o);
+	return weft__io_all(&o);
 }
 
 ssize_t weft_readv(int fd, const struct iovec *iov, int iovcnt)
 {
-	struct io_op o = { .op = OP_READV, .fd = fd, .iov = iov,
+	struct weft__io_op o = { .op = WEFT__IO_READV, .fd = fd, .iov = iov,
 	    .iovcnt = iovcnt };
 
 	if (!iov_ok(iov, iovcnt))
 		return weft__fail(EINVAL);
-	return op_once(&o);
+	return weft__io_once(&o);
 }
 
 ssize_t weft_writev(int fd, const struct iovec *iov, int iovcnt)
 {
-	struct io_op o = { .op = OP_WRITEV, .fd = fd };
+	struct weft__io_op o = { .op = WEFT__IO_WRITEV, .fd = fd };
 
-	return writev_all(&o, iov, iovcnt);
+	return weft__io_writev_all(&o, iov, iovcnt);
 }
 
 ssize_t weft_recvfrom(int fd, void *buf, size_t len, int flags,
     struct sockaddr *src, socklen_t *srclen)
 {
-	struct io_op o = { .op = OP_RECVFROM, .fd = fd, .buf = buf,
+	struct weft__io_op o = { .op = WEFT__IO_RECVFROM, .fd = fd, .buf = buf,
 	    .len = len, .flags = flags, .addr = src, .addrlen = srclen };
 
-	return op_once(&o);
+	return weft__io_once(&o);
 }
 
 ssize_t weft_sendto(int fd, const void *buf, size_t len, int flags,
     const struct sockaddr *dst, socklen_t dstlen)
 {
-	struct io_op o = { .op = OP_SENDTO, .fd = fd, .buf = (void *)buf,
+	struct weft__io_op o = { .op = WEFT__IO_SENDTO, .fd = fd, .buf = (void *)buf,
 	    .len = len, .flags = flags, .addr = (struct sockaddr *)dst,
 	    .dstlen = dstlen };
 
-	return op_all(&o);
+	return weft__io_all(&o);
 }
 
 ssize_t weft_recvmsg(int fd, struct msghdr *msg, int flags)
 {
-	struct io_op o = { .op = OP_RECVMSG, .fd = fd, .msg = msg,
+	struct weft__io_op o = { .op = WEFT__IO_RECVMSG, .fd = fd, .msg = msg,
 	    .flags = flags };
 
 	if (!msg)
 		return weft__fail(EINVAL);
-	return op_once(&o);
+	return weft__io_once(&o);
 }
 
 ssize_t weft_sendmsg(int fd, const struct msghdr *msg, int flags)
 {
-	struct io_op o = { .op = OP_SENDMSG, .fd = fd,
+	struct weft__io_op o = { .op = WEFT__IO_SENDMSG, .fd = fd,
 	    .msg = (struct msghdr *)msg, .flags = flags };
 
 	if (!msg)
 		return weft__fail(EINVAL);
-	return op_once(&o);
+	return weft__io_once(&o);
 }
 
 int weft_accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
 {
-	struct io_op o = { .op = OP_ACCEPT, .fd = fd, .addr = addr,
+	struct weft__io_op o = { .op = WEFT__IO_ACCEPT, .fd = fd, .addr = addr,
 	    .addrlen = addrlen };
 	struct weft__fd *e;
-	int nfd = (int)op_once(&o);
+	int nfd = (int)weft__io_once(&o);
 
 	/* A new file under a number weft may have seen before. */
 	if (nfd >= 0 && (e = weft__fd_peek(weft__rt_peek(), nfd)))
@@ -520,45 +577,69 @@ int weft_accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
 	return nfd;
 }
 
-/* A non-blocking connect in progress: wait, then ask how it went. */
-static int connect_finish(struct weft_rt *rt, struct weft__fd *e, int fd)
+/* A non-blocking connect in progress: wait, then ask how it went.  At
+ * wake_at (SO_SNDTIMEO, libc mode) it is still underway: EINPROGRESS. */
+static int connect_finish(struct weft_rt *rt, struct weft__fd *e, int fd,
+    int64_t wake_at)
 {
 	struct pollfd p = { .fd = fd, .events = POLLOUT };
 	socklen_t len = sizeof(int);
 	int err, soerr = 0;
 
 	/* Until the socket is writable the connection is still underway. */
-	do {
+	for (;;) {
 		if (e)
-			err = weft__fd_wait(rt, e, WEFT__EV_OUT,
-			    WEFT__WAIT_CONNECT);
+			err = weft__fd_wait_until(rt, e, WEFT__EV_OUT,
+			    WEFT__WAIT_CONNECT, wake_at);
 		else
 			err = block_on(rt, fd, POLLOUT) == -1 ? errno : 0;
 		if (err)
 			return weft__fail(err);
-	} while (weft__sys_poll(&p, 1, 0) == 0);
+		if (weft__sys_poll(&p, 1, 0) != 0)
+			break;
+		if (wake_at != INT64_MAX && weft_now() >= wake_at)
+			return weft__fail(EINPROGRESS);
+	}
 	if (weft__sys_getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == -1)
 		return -1;
 	return soerr ? weft__fail(soerr) : 0;
 }
 
-int weft_connect(int fd, const struct sockaddr *addr, socklen_t addrlen)
+int weft__io_connect(int fd, const struct sockaddr *addr, socklen_t addrlen,
+    int libc)
 {
+	struct weft__io_op o = { .op = WEFT__IO_SEND, .fd = fd,
+	    .libc = (unsigned char)libc };
 	struct weft_rt *rt = weft__rt_peek();
 	struct weft__fd *e = NULL;
+	int64_t wake_at = INT64_MAX;
 
 	if (rt && weft__in_task(rt)) {
-		if (!(e = weft__fd_get(rt, fd)) || weft__fd_learn(e) == -1 ||
-		    weft__fd_nonblock(e) == -1)
+		if (!(e = weft__fd_get(rt, fd)) || learn(&o, e) == -1)
 			return -1;
+		/* The caller's own non-blocking connect: EINPROGRESS. */
+		if (libc && caller_nonblock(&o))
+			return weft__sys_connect(fd, addr, addrlen);
+		if (weft__fd_nonblock(e) == -1)
+			return -1;
+		if (libc)
+			wake_at = socket_timeout(&o);
 	} else if (!(e = weft__fd_peek(rt, fd)) || !e->nb_set) {
 		return weft__sys_connect(fd, addr, addrlen);
 	}
 	if (weft__sys_connect(fd, addr, addrlen) == 0)
 		return 0;
-	if (errno != EINPROGRESS && errno != EAGAIN)
+	/* EALREADY: a connect of the caller's, interrupted and restarted
+	 * (libc mode), is still underway: wait for it as the kernel does. */
+	if (errno != EINPROGRESS && errno != EAGAIN &&
+	    !(libc && errno == EALREADY))
 		return -1;
-	return connect_finish(rt, weft__in_task(rt) ? e : NULL, fd);
+	return connect_finish(rt, weft__in_task(rt) ? e : NULL, fd, wake_at);
+}
+
+int weft_connect(int fd, const struct sockaddr *addr, socklen_t addrlen)
+{
+	return weft__io_connect(fd, addr, addrlen, 0);
 }
 
 int weft_close(int fd)
@@ -567,6 +648,8 @@ int weft_close(int fd)
 
 	if (e)
 		weft__fd_closing(e);
+	else
+		weft__fd_nb_own(fd, 0);
 	return weft__sys_close(fd);
 }
 

@@ -12,6 +12,7 @@
 #include "base/clock.h"
 #include "base/sys.h"
 #include "io/fd.h"
+#include "io/io.h"
 
 _Static_assert(WEFT__EV_IN == POLLIN && WEFT__EV_PRI == POLLPRI &&
     WEFT__EV_OUT == POLLOUT && WEFT__EV_RDHUP == POLLRDHUP,
@@ -82,25 +83,19 @@ static int poll_park(struct weft_rt *rt, struct pollfd *fds, nfds_t n,
 	return err;
 }
 
-int weft_poll(struct pollfd *fds, nfds_t nfds, int timeout)
+int weft__poll_until(struct pollfd *fds, nfds_t nfds, int64_t wake_at)
 {
 	struct weft_rt *rt = weft__rt_peek();
 	struct weft__fdwait local[8], *ws = local;
-	int64_t wake_at;
 	int r, err;
 
-	if (!fds && nfds)
-		return weft__fail(EINVAL);
-	if (!rt || !weft__in_task(rt))
-		return poll_outside(rt, fds, nfds, timeout);
 	r = weft__sys_poll(fds, nfds, 0);
-	if (r != 0 || timeout == 0)
+	if (r != 0 || wake_at <= weft_now())
 		return r;
 	if ((err = weft__interrupted(weft__self(rt))))
 		return weft__fail(err);
 	if (nfds > 8 && !(ws = weft__calloc(nfds, sizeof(*ws))))
 		return weft__fail(ENOMEM);
-	wake_at = weft__deadline_after_ms(timeout);
 	weft__wait_note(rt, WEFT__WAIT_POLL, NULL, (int64_t)nfds,
 	    nfds ? fds[0].fd : -1);
 	for (;;) {
@@ -118,4 +113,17 @@ int weft_poll(struct pollfd *fds, nfds_t nfds, int timeout)
 	if (ws != local)
 		free(ws);
 	return r;
+}
+
+int weft_poll(struct pollfd *fds, nfds_t nfds, int timeout)
+{
+	struct weft_rt *rt = weft__rt_peek();
+
+	if (!fds && nfds)
+		return weft__fail(EINVAL);
+	if (!rt || !weft__in_task(rt))
+		return poll_outside(rt, fds, nfds, timeout);
+	if (timeout == 0)
+		return weft__sys_poll(fds, nfds, 0);
+	return weft__poll_until(fds, nfds, weft__deadline_after_ms(timeout));
 }
