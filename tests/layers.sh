@@ -5,6 +5,8 @@
 #   2. above core, only core/core.h, core/poller.h and core/debug.h are
 #      included: the runtime and task structures are core's own;
 #   3. nothing but the poller backend includes <sys/epoll.h>;
+#   (hook/interpose.c, which is libweft-hook and not libweft, defines
+#   libc's names: rules 3, 4 and the allocation rule do not hold it.)
 #   4. nothing but base/sys.c calls the system calls that sys wraps.
 srcdir=${srcdir:-.}
 src=$srcdir/src
@@ -40,7 +42,8 @@ for f in "$src"/*/*.[ch]; do
 			esac
 		fi
 	done
-	if [ "$rel" != core/poll_epoll.c ] && grep -q '<sys/epoll.h>' "$f"; then
+	if [ "$rel" != core/poll_epoll.c ] && [ "$rel" != hook/interpose.c ] &&
+	    grep -q '<sys/epoll.h>' "$f"; then
 		fail "$rel: includes <sys/epoll.h> (only the poller backend may)"
 	fi
 	# libweft-hook's one file defines libc's names and calls libc's own.
