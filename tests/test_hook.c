@@ -628,6 +628,7 @@ static void catch_usr1(int flags)
 {
 	struct sigaction sa, old;
 
+	handled = 0;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_usr1;
 	sa.sa_flags = flags;
