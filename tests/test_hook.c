@@ -728,6 +728,45 @@ START_TEST(a_handler_with_sa_restart_lets_the_read_go_on)
 }
 END_TEST
 
+/* ---- regular files and bad descriptors --------------------------------------- */
+
+static void *file_task(void *arg)
+{
+	char path[] = "/tmp/weft-hook-file-XXXXXX", buf[16];
+	int fd = mkstemp(path), bad = unused_fd();
+
+	(void)arg;
+	ck_assert_int_ge(fd, 0);
+	unlink(path);
+	/* A regular file goes to the pool, as with weft_read. */
+	ck_assert_int_eq(write(fd, "on disk", 7), 7);
+	ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
+	ck_assert_int_eq(read(fd, buf, sizeof(buf)), 7);
+	ck_assert_int_eq(memcmp(buf, "on disk", 7), 0);
+	ck_assert_int_eq(read(fd, buf, sizeof(buf)), 0);
+	close(fd);
+	/* A closed or never-open descriptor: EBADF, as libc says. */
+	ck_assert_int_eq(read(fd, buf, 1), -1);
+	ck_assert_int_eq(errno, EBADF);
+	ck_assert_int_ge(bad, 0);
+	ck_assert_int_eq(write(bad, "x", 1), -1);
+	ck_assert_int_eq(errno, EBADF);
+	ck_assert_int_eq(recv(bad, buf, 1, 0), -1);
+	ck_assert_int_eq(errno, EBADF);
+	ck_assert_int_eq(close(bad), -1);
+	ck_assert_int_eq(errno, EBADF);
+	return NULL;
+}
+
+START_TEST(regular_files_and_bad_descriptors_as_libc)
+{
+	weft_task *t;
+
+	ck_assert_ptr_nonnull(t = weft_spawn(file_task, NULL));
+	ck_assert_int_eq(weft_join(t, NULL), 0);
+}
+END_TEST
+
 /* ---- outside tasks, names, preload ---------------------------------------- */
 
 START_TEST(outside_a_task_the_calls_are_libcs)
@@ -942,6 +981,7 @@ static Suite *hook_suite(void)
 	tcase_add_test(tc, deadline_and_cancel_end_interposed_waits);
 	tcase_add_test(tc, a_handler_without_sa_restart_interrupts_with_eintr);
 	tcase_add_test(tc, a_handler_with_sa_restart_lets_the_read_go_on);
+	tcase_add_test(tc, regular_files_and_bad_descriptors_as_libc);
 	tcase_add_test(tc, outside_a_task_the_calls_are_libcs);
 	tcase_add_test(tc, getaddrinfo_and_getnameinfo_in_a_task);
 	tcase_add_test(tc, the_preload_form_works_too);
