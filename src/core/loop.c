@@ -197,12 +197,14 @@ void weft__signal_noted(void)
 static int signals_check(struct weft_rt *rt)
 {
 	struct weft__loop *l = &rt->loop;
+	void (*on_signal)(struct weft_rt *);
 
 	if (weft__likely(signals_noted == l->signals_seen))
 		return 0;
+	on_signal = __atomic_load_n(&weft__loop_on_signal, __ATOMIC_RELAXED);
 	l->signals_seen = signals_noted;
-	if (weft__loop_on_signal)
-		weft__loop_on_signal(rt);
+	if (on_signal)
+		on_signal(rt);
 	return 1;
 }
 

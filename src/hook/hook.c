@@ -83,7 +83,8 @@ void weft__hook_signalled(int restart)
 
 	if (!restart)
 		norestart_count++;
-	weft__loop_on_signal = on_signal;
+	/* Any thread's handler may be the first: the loops read it. */
+	__atomic_store_n(&weft__loop_on_signal, on_signal, __ATOMIC_RELAXED);
 	weft__signal_noted();
 	errno = saved;
 }
