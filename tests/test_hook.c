@@ -58,6 +58,15 @@ static long ticker_stop(struct ticker *t)
 	return t->ticks;
 }
 
+/* Run fn(arg) in a task and wait for it. */
+static void run_in_task(void *(*fn)(void *), void *arg)
+{
+	weft_task *t;
+
+	ck_assert_ptr_nonnull(t = weft_spawn(fn, arg));
+	ck_assert_int_eq(weft_join(t, NULL), 0);
+}
+
 /* The kernel's own flags, past the hook's fcntl. */
 static int kernel_flags(int fd)
 {
@@ -130,11 +139,9 @@ static void *sleeps_task(void *arg)
 START_TEST(every_sleep_parks_and_checks_its_arguments)
 {
 	struct ticker tk;
-	weft_task *t;
 
 	ticker_start(&tk);
-	ck_assert_ptr_nonnull(t = weft_spawn(sleeps_task, NULL));
-	ck_assert_int_eq(weft_join(t, NULL), 0);
+	run_in_task(sleeps_task, NULL);
 	/* The ticker ran through the 90 ms of sleeps. */
 	ck_assert_int_gt(ticker_stop(&tk), 10);
 }
@@ -223,13 +230,11 @@ static void *poll_task(void *arg)
 START_TEST(poll_and_select_time_out_while_others_run)
 {
 	struct ticker tk;
-	weft_task *t;
 	int fd[2];
 
 	ck_assert_int_eq(pipe(fd), 0);
 	ticker_start(&tk);
-	ck_assert_ptr_nonnull(t = weft_spawn(poll_task, fd));
-	ck_assert_int_eq(weft_join(t, NULL), 0);
+	run_in_task(poll_task, fd);
 	ck_assert_int_gt(ticker_stop(&tk), 10);
 	close(fd[0]);
 	close(fd[1]);
@@ -261,12 +266,10 @@ START_TEST(poll_and_select_with_timeout_zero_never_park)
 {
 	struct ticker tk;
 	struct zero_poll z = { &tk, 0, 0 };
-	weft_task *t;
 
 	ticker_start(&tk);
 	weft_yield();
-	ck_assert_ptr_nonnull(t = weft_spawn(zero_poll_task, &z));
-	ck_assert_int_eq(weft_join(t, NULL), 0);
+	run_in_task(zero_poll_task, &z);
 	ticker_stop(&tk);
 	/* No other task ran during 200 calls with a zero timeout. */
 	ck_assert_int_eq(z.before, z.after);
@@ -429,12 +432,10 @@ START_TEST(outside_a_task_a_listener_weft_touched_still_blocks)
 	uint16_t port;
 	int lfd = loopback_socket(8, &port), fd;
 	pthread_t th;
-	weft_task *t;
 	void *cfd;
 
 	ck_assert_int_ge(lfd, 0);
-	ck_assert_ptr_nonnull(t = weft_spawn(accept_nothing, &lfd));
-	ck_assert_int_eq(weft_join(t, NULL), 0);
+	run_in_task(accept_nothing, &lfd);
 	ck_assert(kernel_flags(lfd) & O_NONBLOCK);
 	ck_assert_int_eq(pthread_create(&th, NULL, connect_later, &port), 0);
 	/* Plain accept on the main stack: waits for the client, no EAGAIN. */
@@ -481,15 +482,13 @@ static void *nonblock_task(void *arg)
 START_TEST(the_callers_nonblocking_descriptor_gets_eagain)
 {
 	struct ticker tk;
-	weft_task *t;
 	int sv[2];
 
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	ck_assert_int_eq(fcntl(sv[0], F_SETFL, O_NONBLOCK), 0);
 	ticker_start(&tk);
 	weft_yield();
-	ck_assert_ptr_nonnull(t = weft_spawn(nonblock_task, sv));
-	ck_assert_int_eq(weft_join(t, NULL), 0);
+	run_in_task(nonblock_task, sv);
 	/* Four calls that do not wait: the ticker did not get to run more
 	 * than the once it was started. */
 	ck_assert_int_le(ticker_stop(&tk), 2);
@@ -524,11 +523,9 @@ START_TEST(a_nonblocking_connect_stays_nonblocking)
 {
 	uint16_t port;
 	int lfd = loopback_socket(8, &port);
-	weft_task *t;
 
 	ck_assert_int_ge(lfd, 0);
-	ck_assert_ptr_nonnull(t = weft_spawn(nonblock_connect_task, &port));
-	ck_assert_int_eq(weft_join(t, NULL), 0);
+	run_in_task(nonblock_connect_task, &port);
 	close(lfd);
 }
 END_TEST
@@ -554,13 +551,11 @@ static void *rcvtimeo_task(void *arg)
 START_TEST(so_rcvtimeo_ends_the_wait_with_eagain)
 {
 	struct ticker tk;
-	weft_task *t;
 	int sv[2];
 
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	ticker_start(&tk);
-	ck_assert_ptr_nonnull(t = weft_spawn(rcvtimeo_task, sv));
-	ck_assert_int_eq(weft_join(t, NULL), 0);
+	run_in_task(rcvtimeo_task, sv);
 	/* The wait parked the task: the ticker ran through it. */
 	ck_assert_int_gt(ticker_stop(&tk), 20);
 	close(sv[0]);
@@ -601,8 +596,7 @@ START_TEST(deadline_and_cancel_end_interposed_waits)
 	void *r;
 
 	ck_assert_int_eq(pipe(fd), 0);
-	ck_assert_ptr_nonnull(t = weft_spawn(deadline_task, fd));
-	ck_assert_int_eq(weft_join(t, NULL), 0);
+	run_in_task(deadline_task, fd);
 	ck_assert_ptr_nonnull(t = weft_spawn(cancelled_task, fd));
 	weft_yield();
 	ck_assert_int_eq(weft_cancel(t), 0);
@@ -760,10 +754,7 @@ static void *file_task(void *arg)
 
 START_TEST(regular_files_and_bad_descriptors_as_libc)
 {
-	weft_task *t;
-
-	ck_assert_ptr_nonnull(t = weft_spawn(file_task, NULL));
-	ck_assert_int_eq(weft_join(t, NULL), 0);
+	run_in_task(file_task, NULL);
 }
 END_TEST
 
@@ -816,10 +807,7 @@ static void *resolve_task(void *arg)
 
 START_TEST(getaddrinfo_and_getnameinfo_in_a_task)
 {
-	weft_task *t;
-
-	ck_assert_ptr_nonnull(t = weft_spawn(resolve_task, NULL));
-	ck_assert_int_eq(weft_join(t, NULL), 0);
+	run_in_task(resolve_task, NULL);
 }
 END_TEST
 

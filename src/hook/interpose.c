@@ -365,16 +365,8 @@ HOOK_API int fcntl(int fd, int cmd, ...)
 	return fcntl_hooked(fd, cmd, arg);
 }
 
-HOOK_API int fcntl64(int fd, int cmd, ...)
-{
-	va_list ap;
-	void *arg;
-
-	va_start(ap, cmd);
-	arg = va_arg(ap, void *);
-	va_end(ap);
-	return fcntl_hooked(fd, cmd, arg);
-}
+/* The same call under glibc's other name. */
+HOOK_API int fcntl64(int fd, int cmd, ...) __attribute__((alias("fcntl")));
 
 HOOK_API int ioctl(int fd, unsigned long req, ...)
 {
