@@ -563,6 +563,46 @@ START_TEST(so_rcvtimeo_ends_the_wait_with_eagain)
 }
 END_TEST
 
+static void *sndtimeo_task(void *arg)
+{
+	int *sv = arg;
+	struct timeval tv = { 0, 100 * 1000 };
+	size_t len = 4 << 20;
+	char *big = calloc(1, len);
+	int64_t start;
+	ssize_t n;
+
+	ck_assert_ptr_nonnull(big);
+	ck_assert_int_eq(setsockopt(sv[0], SOL_SOCKET, SO_SNDTIMEO, &tv,
+	    sizeof(tv)), 0);
+	/* Nobody reads: the buffer fills, and after 100 ms the write ends
+	 * with what it moved, as libc's does. */
+	start = weft_now();
+	n = write(sv[0], big, len);
+	ck_assert_int_gt(n, 0);
+	ck_assert_int_lt(n, (ssize_t)len);
+	ck_assert_int_ge(weft_now() - start, 100 * MS_NS);
+	/* The buffer is still full: now nothing moves, EAGAIN. */
+	ck_assert_int_eq(send(sv[0], big, len, 0), -1);
+	ck_assert(errno == EAGAIN || errno == EWOULDBLOCK);
+	free(big);
+	return NULL;
+}
+
+START_TEST(so_sndtimeo_ends_a_full_write_with_its_count)
+{
+	struct ticker tk;
+	int sv[2];
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	ticker_start(&tk);
+	run_in_task(sndtimeo_task, sv);
+	ck_assert_int_gt(ticker_stop(&tk), 20);
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
 /* ---- deadlines and cancellation -------------------------------------------- */
 
 static void *deadline_task(void *arg)
@@ -966,6 +1006,7 @@ static Suite *hook_suite(void)
 	tcase_add_test(tc, the_callers_nonblocking_descriptor_gets_eagain);
 	tcase_add_test(tc, a_nonblocking_connect_stays_nonblocking);
 	tcase_add_test(tc, so_rcvtimeo_ends_the_wait_with_eagain);
+	tcase_add_test(tc, so_sndtimeo_ends_a_full_write_with_its_count);
 	tcase_add_test(tc, deadline_and_cancel_end_interposed_waits);
 	tcase_add_test(tc, a_handler_without_sa_restart_interrupts_with_eintr);
 	tcase_add_test(tc, a_handler_with_sa_restart_lets_the_read_go_on);
