@@ -263,6 +263,40 @@ static void teardown(void)
 
 /* ---- responses: status, body, headers ---------------------------------------------- */
 
+/* Is libcurl mapped into this process? */
+static int libcurl_mapped(void)
+{
+	FILE *f = fopen("/proc/self/maps", "re");
+	char line[512];
+	int found = 0;
+
+	ck_assert_ptr_nonnull(f);
+	while (!found && fgets(line, sizeof(line), f))
+		found = strstr(line, "libcurl") != NULL;
+	fclose(f);
+	return found;
+}
+
+START_TEST(libcurl_is_loaded_by_the_first_fetch)
+{
+	struct http_server *srv;
+	struct call c;
+
+	/* Each test runs in a fresh child of a runner that never fetched:
+	 * a program that does not fetch does not load libcurl.  (With
+	 * CK_FORK=no an earlier test may have fetched already.) */
+	if (check_forks())
+		ck_assert(!libcurl_mapped());
+	srv = start_server();
+	call_setup(&c, srv, "/body");
+	run_in_task(&c);
+	expect_ok(&c, 200, "hello, weft\n", 12);
+	call_free(&c);
+	ck_assert(libcurl_mapped());
+	stop_server(srv);
+}
+END_TEST
+
 START_TEST(get_body)
 {
 	struct http_server *srv;
@@ -1863,6 +1897,7 @@ static Suite *fetch_suite(void)
 	tc = tcase_create("responses");
 	tcase_add_checked_fixture(tc, NULL, teardown);
 	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, libcurl_is_loaded_by_the_first_fetch);
 	tcase_add_test(tc, get_body);
 	tcase_add_test(tc, status_codes);
 	tcase_add_test(tc, response_headers);

@@ -9,9 +9,8 @@
 #ifndef WEFT_IO_FETCH_H
 #define WEFT_IO_FETCH_H
 
-#include <curl/curl.h>
-
 #include "base/list.h"
+#include "io/curl.h"
 #include "core/core.h"
 
 struct weft__header {

@@ -9,7 +9,6 @@
 #include "base/error.h"
 #include "base/alloc.h"
 
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -22,23 +21,14 @@
  * past it: a longer URL is the caller's mistake, EINVAL. */
 #define URL_MAX 1000000
 
-/* ---- libcurl, once per process ------------------------------------------ */
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_rc;
-
-static void curl_init(void)
-{
-	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
 /* ---- the response as it arrives ----------------------------------------- */
 
 void weft__transfer_free(struct weft__transfer *x)
 {
 	if (x->easy)
 		curl_easy_cleanup(x->easy);
-	curl_slist_free_all(x->req_headers);
+	if (x->req_headers)
+		curl_slist_free_all(x->req_headers);
 	free(x->body);
 	weft__headers_free(x->headers, x->nheaders);
 }
@@ -475,10 +465,12 @@ weft_response *weft_fetch(const char *url, const weft_fetch_opts *opts)
 		weft__task_set_errmsg(weft__self(rt), why);
 		return weft__fail_null(EINVAL);
 	}
-	pthread_once(&curl_once, curl_init);
-	if (curl_init_rc != CURLE_OK) {
-		weft__task_set_errmsg(weft__self(rt), curl_easy_strerror(curl_init_rc));
-		return weft__fail_null(ENOMEM);
+	/* libcurl is loaded by the first fetch of the process. */
+	if (weft__curl_load(&why) == -1) {
+		int err = errno;
+
+		weft__task_set_errmsg(weft__self(rt), why);
+		return weft__fail_null(err);
 	}
 	timeout = x.opts.timeout_ms;
 	deadline = weft__main_deadline(rt);
