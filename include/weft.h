@@ -350,7 +350,10 @@ struct weft_stats {
 	uint64_t stacks_cached;   /* ready for reuse */
 	uint64_t arenas;          /* arena mappings */
 	uint64_t guard_budget;    /* guarded stacks the process may still map */
-	uint64_t reserved_[8];
+	uint64_t poller_changes;  /* descriptors registered with (or changed
+	                             in, or removed from) the thread's epoll
+	                             set: not one per wait */
+	uint64_t reserved_[7];
 };
 WEFT_API int weft_stats(struct weft_stats *st);
 

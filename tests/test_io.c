@@ -387,6 +387,71 @@ static void *bulk_reader_fn(void *arg)
 	return NULL;
 }
 
+/* ---- a wait costs no poller change ------------------------------------------ */
+
+#define PINGS 1000
+
+static void *pinger(void *arg)
+{
+	int fd = *(int *)arg, i;
+	char buf[256];
+
+	for (i = 0; i < PINGS; i++) {
+		TASK_CHECK(weft_write(fd, "ping", 4) == 4);
+		/* A short read: the next one parks without trying. */
+		TASK_CHECK(weft_read(fd, buf, sizeof(buf)) == 4);
+	}
+	return NULL;
+}
+
+static void *ponger(void *arg)
+{
+	int fd = *(int *)arg, i;
+	char buf[256];
+
+	for (i = 0; i < PINGS; i++) {
+		TASK_CHECK(weft_read(fd, buf, sizeof(buf)) == 4);
+		TASK_CHECK(weft_write(fd, "pong", 4) == 4);
+	}
+	/* The peer's end, then EOF: a read after a short one still sees
+	 * the end (it came with the last data's edge). */
+	TASK_CHECK(weft_read(fd, buf, sizeof(buf)) == 0);
+	return NULL;
+}
+
+/*
+ * Each descriptor is registered with the poller once, edge-triggered: a
+ * thousand request-response round trips, each parking both tasks, make no
+ * more changes to the epoll set than the two registrations (the one-shot
+ * scheme it replaced re-armed at every wait: thousands).
+ */
+START_TEST(waits_make_no_poller_changes)
+{
+	struct weft_stats before, after;
+	weft_task *a, *b;
+	int s[2];
+
+	task_checks_reset();
+	make_tcp_pair(s);
+	ck_assert_ptr_nonnull(a = weft_spawn(pinger, &s[0]));
+	ck_assert_ptr_nonnull(b = weft_spawn(ponger, &s[1]));
+	weft_yield();
+	ck_assert_int_eq(weft_stats(&before), 0);
+	ck_assert_int_eq(weft_join(a, NULL), 0);
+	ck_assert_int_eq(weft_close(s[0]), 0);
+	ck_assert_int_eq(weft_join(b, NULL), 0);
+	ck_assert_int_eq(weft_stats(&after), 0);
+	assert_task_checks_passed();
+	/* Two registrations and the removal at weft_close, give or take. */
+	ck_assert_msg(after.poller_changes - before.poller_changes <= 4,
+	    "%llu poller changes for %d round trips",
+	    (unsigned long long)(after.poller_changes - before.poller_changes),
+	    PINGS);
+	ck_assert_uint_ge(after.switches - before.switches, 2 * PINGS);
+	weft_close(s[1]);
+}
+END_TEST
+
 /* _i == 0: an AF_UNIX socketpair; _i == 1: TCP over 127.0.0.1. */
 START_TEST(write_16mib)
 {
@@ -2836,6 +2901,7 @@ static Suite *io_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, echo_thousand_clients);
 	tcase_add_loop_test(tc, write_16mib, 0, 2);
+	tcase_add_test(tc, waits_make_no_poller_changes);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("streams");

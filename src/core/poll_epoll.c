@@ -22,11 +22,13 @@
 _Static_assert(WEFT__EV_IN == EPOLLIN && WEFT__EV_PRI == EPOLLPRI &&
     WEFT__EV_OUT == EPOLLOUT && WEFT__EV_ERR == EPOLLERR &&
     WEFT__EV_HUP == EPOLLHUP && WEFT__EV_RDHUP == EPOLLRDHUP &&
-    WEFT__EV_ONESHOT == EPOLLONESHOT, "weft's events are epoll's");
+    WEFT__EV_ONESHOT == EPOLLONESHOT && WEFT__EV_ET == EPOLLET,
+    "weft's events are epoll's");
 
 struct weft__poller {
 	int fd;                          /* the epoll instance */
 	int wakefd;                      /* eventfd other threads write */
+	uint64_t changes;                /* epoll_ctl calls (weft_stats) */
 	struct weft__pollsrc wake_src;
 	struct epoll_event events[MAX_EVENTS];
 };
@@ -51,6 +53,7 @@ struct weft__poller *weft__poller_create(void)
 	if (!p)
 		return weft__fail_null(ENOMEM);
 	p->wake_src.ready = wake_drain;
+	p->changes = 0;
 	p->fd = weft__sys_epoll_create();
 	p->wakefd = weft__sys_eventfd();
 	if (p->fd == -1 || p->wakefd == -1)
@@ -87,6 +90,7 @@ int weft__poller_set(struct weft__poller *p, int fd, uint32_t events,
 
 	ev.events = events;
 	ev.data.ptr = src;
+	p->changes++;
 	if (weft__sys_epoll_ctl(p->fd, EPOLL_CTL_MOD, fd, &ev) == 0)
 		return 0;
 	/* Not registered, or registered for a file this fd number no
@@ -96,8 +100,14 @@ int weft__poller_set(struct weft__poller *p, int fd, uint32_t events,
 	return weft__sys_epoll_ctl(p->fd, EPOLL_CTL_ADD, fd, &ev);
 }
 
+uint64_t weft__poller_changes(const struct weft__poller *p)
+{
+	return p->changes;
+}
+
 int weft__poller_del(struct weft__poller *p, int fd)
 {
+	p->changes++;
 	if (weft__sys_epoll_ctl(p->fd, EPOLL_CTL_DEL, fd, NULL) == 0)
 		return 0;
 	/* Closed already, or never registered: nothing to remove. */

@@ -20,6 +20,7 @@
 #define WEFT__EV_HUP     0x0010u   /* reported always, never asked for */
 #define WEFT__EV_RDHUP   0x2000u
 #define WEFT__EV_ONESHOT 0x40000000u  /* disarm after one report */
+#define WEFT__EV_ET      0x80000000u  /* report changes, not states */
 
 /* Something registered with the poller; told which events fired. */
 struct weft__pollsrc {
@@ -37,6 +38,8 @@ int weft__poller_set(struct weft__poller *p, int fd, uint32_t events,
     struct weft__pollsrc *src);
 /* Unregister fd; an fd already closed is not an error. */
 int weft__poller_del(struct weft__poller *p, int fd);
+/* How many registrations, changes and removals p has made (weft_stats). */
+uint64_t weft__poller_changes(const struct weft__poller *p);
 /*
  * Wait at most timeout_ns (-1: no limit, 0: just look) and tell the ready
  * sources.  Never returns early by less than the clock's own resolution.

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <termios.h>
 
@@ -107,7 +108,9 @@ void weft__fd_forget(struct weft__fd *e)
 	e->kind = WEFT__FD_UNKNOWN;
 	e->nb_set = 0;
 	e->registered = 0;
-	e->armed = 0;
+	e->stream = 0;
+	e->ended = 0;
+	e->drained = 0;
 }
 
 static int kind_of(int fd, const struct stat *st)
@@ -191,22 +194,37 @@ int weft__fd_learn(struct weft__fd *e)
 	return e->kind == WEFT__FD_OTHER ? weft__fd_nonblock(e) : 0;
 }
 
+/* Does a short read prove the socket empty?  Only of a byte stream. */
+static int socket_is_stream(int fd)
+{
+	int type = 0;
+	socklen_t len = sizeof(type);
+
+	return weft__sys_getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 &&
+	    type == SOCK_STREAM;
+}
+
 int weft__fd_learn_kind(struct weft__fd *e)
 {
 	struct stat st;
 	int kind;
 
-	/* Only a socket and a file weft made non-blocking prove what they
-	 * are at each call (ENOTSOCK, EAGAIN); the rest is looked at again,
-	 * since the number may name another file now. */
-	if (e->kind != WEFT__FD_SOCKET &&
-	    !(e->kind == WEFT__FD_OTHER && e->nb_set)) {
+	/* Only a socket proves what it is at each call (ENOTSOCK); the rest
+	 * is looked at again, since the number may name another file now. */
+	if (e->kind != WEFT__FD_SOCKET) {
 		if (weft__sys_fstat(e->fd, &st) == -1)
 			return -1;
 		kind = kind_of(e->fd, &st);
-		if (e->kind != kind)
+		/* Another file under the number (closed with close(2) and
+		 * reused): its registration is not the old one's. */
+		if (e->kind != kind || e->ino != st.st_ino ||
+		    e->dev != st.st_dev)
 			weft__fd_forget(e);
 		e->kind = (unsigned char)kind;
+		e->ino = st.st_ino;
+		e->dev = st.st_dev;
+		if (kind == WEFT__FD_SOCKET)
+			e->stream = socket_is_stream(e->fd);
 	}
 	return 0;
 }
@@ -218,32 +236,19 @@ static struct weft__fdwait *waiter_of(struct weft__link *l)
 	return weft__container_of(l, struct weft__fdwait, link);
 }
 
-static uint32_t parked_events(const struct weft__fd *e)
+/* Every event weft may wait for, edge-triggered: registered once. */
+#define FD_EVENTS (WEFT__EV_IN | WEFT__EV_PRI | WEFT__EV_OUT | \
+	WEFT__EV_RDHUP | WEFT__EV_ET)
+
+/* Register e once; validate: again, MOD or ADD, in case the number was
+ * closed with close(2) and reused by a file the poller does not know. */
+static int fd_register(struct weft__fd *e, int validate)
 {
-	const struct weft__link *l;
-	uint32_t ev = 0;
-
-	weft__list_each(l, &e->waiters) {
-		const struct weft__fdwait *w = waiter_of((struct weft__link *)l);
-
-		if (weft__task_parked(w->task))
-			ev |= w->events;
-	}
-	return ev;
-}
-
-/* Arm the one-shot registration for everything parked waiters want. */
-static int fd_arm(struct weft__fd *e, uint32_t want)
-{
-	uint32_t ev = e->armed | want;
-
-	if (e->armed && (ev == e->armed))
+	if (e->registered && !validate)
 		return 0;
-	if (weft__poller_set(e->poller, e->fd, ev | WEFT__EV_ONESHOT,
-	    &e->src) == -1)
+	if (weft__poller_set(e->poller, e->fd, FD_EVENTS, &e->src) == -1)
 		return -1;
 	e->registered = 1;
-	e->armed = ev ? ev : WEFT__EV_ERR;
 	return 0;
 }
 
@@ -252,43 +257,42 @@ static void fd_ready(struct weft__pollsrc *src, uint32_t events)
 {
 	struct weft__fd *e = weft__container_of(src, struct weft__fd, src);
 	struct weft__link *l;
-	uint32_t rest;
 
-	e->armed = 0;                 /* one-shot: disarmed now */
+	/* A change: what was drained may have something now.  An end or an
+	 * error stays: a read must go on to see it. */
+	if (events & (WEFT__EV_ERR | WEFT__EV_HUP | WEFT__EV_RDHUP))
+		e->ended = 1;
+	e->drained &= ~events;
 	weft__list_each(l, &e->waiters) {
 		struct weft__fdwait *w = waiter_of(l);
 
 		if (events & (w->events | WEFT__EV_ERR | WEFT__EV_HUP))
 			weft__unpark(e->rt, w->task, 0);
 	}
-	if ((rest = parked_events(e)) != 0)
-		fd_arm(e, rest);
+}
+
+static int fd_watch(struct weft_rt *rt, struct weft__fd *e, uint32_t events,
+    struct weft__fdwait *w, int validate)
+{
+	w->task = weft__self(rt);
+	w->events = events;
+	/* Unlinked, so that unwatching a failed watch does nothing. */
+	weft__link_init(&w->link);
+	if (fd_register(e, validate) == -1)
+		return -1;
+	weft__list_push_front(&e->waiters, &w->link);
+	return 0;
 }
 
 int weft__fd_watch(struct weft_rt *rt, struct weft__fd *e, uint32_t events,
     struct weft__fdwait *w)
 {
-	w->task = weft__self(rt);
-	w->events = events;
-	weft__list_push_front(&e->waiters, &w->link);
-	if (fd_arm(e, events) == -1) {
-		int err = errno;
-
-		weft__fd_unwatch(e, w);
-		return weft__fail(err);
-	}
-	return 0;
+	return fd_watch(rt, e, events, w, 1);
 }
 
 void weft__fd_unwatch(struct weft__fd *e, struct weft__fdwait *w)
 {
 	weft__list_remove(&e->waiters, &w->link);
-	/* Nobody waits: forget what is armed, so the next wait re-arms.
-	 * A wait that ended without an event (deadline, cancellation) left
-	 * a registration the kernel drops if the fd is closed with close(2)
-	 * and its number reused; re-arming finds that out (ENOENT, ADD). */
-	if (weft__list_empty(&e->waiters))
-		e->armed = 0;
 }
 
 int weft__fd_wait(struct weft_rt *rt, struct weft__fd *e, uint32_t events,
@@ -297,20 +301,32 @@ int weft__fd_wait(struct weft_rt *rt, struct weft__fd *e, uint32_t events,
 	return weft__fd_wait_until(rt, e, events, why, INT64_MAX);
 }
 
-int weft__fd_wait_until(struct weft_rt *rt, struct weft__fd *e,
-    uint32_t events, unsigned why, int64_t wake_at)
+static int fd_wait(struct weft_rt *rt, struct weft__fd *e, uint32_t events,
+    unsigned why, int64_t wake_at, int validate)
 {
 	struct weft__fdwait w;
 	int err = weft__interrupted(weft__self(rt));
 
 	if (err)
 		return err;
-	if (weft__fd_watch(rt, e, events, &w) == -1)
+	if (fd_watch(rt, e, events, &w, validate) == -1)
 		return errno;
 	weft__wait_note(rt, why, NULL, e->fd, 0);
 	err = weft__park_until(rt, wake_at, WEFT__PARK_EXTERNAL);
 	weft__fd_unwatch(e, &w);
 	return err;
+}
+
+int weft__fd_wait_until(struct weft_rt *rt, struct weft__fd *e,
+    uint32_t events, unsigned why, int64_t wake_at)
+{
+	return fd_wait(rt, e, events, why, wake_at, 1);
+}
+
+int weft__fd_wait_edge(struct weft_rt *rt, struct weft__fd *e,
+    uint32_t events, unsigned why, int64_t wake_at)
+{
+	return fd_wait(rt, e, events, why, wake_at, 0);
 }
 
 void weft__fd_closing(struct weft__fd *e)

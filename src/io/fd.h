@@ -3,14 +3,25 @@
  * on (a runtime part, made by the first wait of a task on an fd).
  *
  * Each fd a task has waited on gets an entry: what kind of file it is,
- * whether weft made it non-blocking, and the tasks parked on it.  The
- * entry is registered with the poller one-shot, re-armed for each wait, so
- * an fd number closed and reused can never deliver the old file's events.
+ * whether weft made it non-blocking, and the tasks parked on it.
+ *
+ * The entry is registered with the poller once, at the first wait, for
+ * every event and edge-triggered: a wait then costs no system call.  An
+ * edge wakes the tasks parked for it; one that comes while nobody waits
+ * is not lost, since every wait first tries its operation (or polls) and
+ * parks only when that finds the file not ready, and any later change
+ * of the file is a new edge.  Entries forget their registration when weft
+ * learns the number names another file (weft_close, accept, a change of
+ * kind, ENOTSOCK, and close(2) under libweft-hook); a registration the
+ * kernel still holds for the old file (a dup of it lives on) may deliver
+ * its events to the entry, which is only a spurious wake-up.  See
+ * weft_close(3) for a socket closed with close(2) behind weft's back.
  */
 #ifndef WEFT_IO_FD_H
 #define WEFT_IO_FD_H
 
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "base/list.h"
 #include "core/core.h"
@@ -46,7 +57,14 @@ struct weft__fd {
 	unsigned char kind;
 	unsigned char nb_set;         /* weft turned O_NONBLOCK on */
 	unsigned char registered;     /* known to the poller */
-	uint32_t armed;               /* events of the one-shot registration */
+	unsigned char stream;         /* a SOCK_STREAM socket */
+	unsigned char ended;          /* an end or an error was reported */
+	ino_t ino;                    /* the file, as fstat last saw it */
+	dev_t dev;
+	/* Events known not ready: a stream read that came back short
+	 * emptied the socket, so the next read parks without trying first;
+	 * the next edge clears it. */
+	uint32_t drained;
 	struct weft__list waiters;    /* struct weft__fdwait */
 };
 
@@ -81,6 +99,15 @@ int weft__fd_wait(struct weft_rt *rt, struct weft__fd *e, uint32_t events,
     unsigned why);
 /* The same, also ending with 0 at wake_at (INT64_MAX: never). */
 int weft__fd_wait_until(struct weft_rt *rt, struct weft__fd *e,
+    uint32_t events, unsigned why, int64_t wake_at);
+/*
+ * The same, trusting e's registration: no system call.  For a wait right
+ * after the operation itself found e not ready (io.c), the hot path.  The
+ * others (and weft__fd_watch) register again each time (MOD, or ADD for a
+ * number closed with close(2) and reused), so that poll, select and the
+ * like see a new file under an old number.
+ */
+int weft__fd_wait_edge(struct weft_rt *rt, struct weft__fd *e,
     uint32_t events, unsigned why, int64_t wake_at);
 
 /*

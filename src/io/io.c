@@ -265,9 +265,35 @@ static int wait_for(struct weft_rt *rt, struct weft__fd *e,
 
 	if (may_wait(o, e) == -1)
 		return -1;
-	err = weft__fd_wait_until(rt, e, op_events(o), op_why(o),
+	err = weft__fd_wait_edge(rt, e, op_events(o), op_why(o),
 	    o->libc ? o->wake_at : INT64_MAX);
 	return err ? weft__fail(err) : 0;
+}
+
+/*
+ * A read of a byte stream that came back short emptied the socket: the
+ * next read would fail with EAGAIN, so it parks without trying, until the
+ * socket's next edge (fd.h).  This spares the system call that only finds
+ * the socket empty, one per message in a request-response exchange.
+ */
+static void note_short_read(const struct weft__io_op *o, struct weft__fd *e,
+    ssize_t r)
+{
+	if (e->stream && r > 0 && (size_t)r < o->len &&
+	    (o->op == WEFT__IO_READ || o->op == WEFT__IO_RECV ||
+	    o->op == WEFT__IO_RECVFROM) &&
+	    !(o->flags & (MSG_PEEK | MSG_WAITALL)))
+		e->drained |= WEFT__EV_IN;
+}
+
+/* Is o a read that would find its socket empty?  Not in libc mode, where
+ * a caller's non-blocking read must try (and see the data an edge not yet
+ * polled announces). */
+static int drained(const struct weft__io_op *o, const struct weft__fd *e)
+{
+	return !o->libc && e->kind == WEFT__FD_SOCKET && !e->ended &&
+	    o->op != WEFT__IO_ACCEPT && op_events(o) == WEFT__EV_IN &&
+	    (e->drained & WEFT__EV_IN);
 }
 
 static int learn(const struct weft__io_op *o, struct weft__fd *e)
@@ -392,6 +418,8 @@ ssize_t weft__io_once(struct weft__io_op *o)
 			return -1;
 	}
 	for (;;) {
+		if (drained(o, e) && wait_for(rt, e, o) == -1)
+			return -1;
 		r = attempt(o, e->kind == WEFT__FD_SOCKET);
 		if (r == -1 && errno == ENOTSOCK && e->kind == WEFT__FD_SOCKET) {
 			/* The number names another file now. */
@@ -403,8 +431,10 @@ ssize_t weft__io_once(struct weft__io_op *o)
 		if (o->op == WEFT__IO_ACCEPT && r == -1 &&
 		    (errno == EMFILE || errno == ENFILE))
 			return accept_backoff(errno);
-		if (!would_block(r))
+		if (!would_block(r)) {
+			note_short_read(o, e, r);
 			return r;
+		}
 		if (wait_for(rt, e, o) == -1)
 			return -1;
 	}
