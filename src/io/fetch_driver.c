@@ -27,6 +27,7 @@
 #include "base/clock.h"
 #include "base/list.h"
 #include "base/queue.h"
+#include "base/sys.h"
 #include "io/fetch.h"
 
 #define DRIVER_STACK ((size_t)512 * 1024)   /* libcurl and TLS go deep */
@@ -42,6 +43,11 @@ struct fetcher {
 	struct weft__list socks;     /* every socket libcurl asked us to watch */
 	struct weft__list transfers; /* in flight */
 	struct weft__list origins;   /* struct origin, while in use */
+	/* Sockets libcurl opened through open_cb, by number: their close
+	 * comes through close_cb, so their registration may outlive a
+	 * CURL_POLL_REMOVE (a kept-alive connection between transfers). */
+	unsigned char *opened;
+	size_t nopened;
 };
 
 /*
@@ -66,13 +72,21 @@ struct origin_wait {
 	struct weft_task *task;
 };
 
-/* A socket libcurl watches: registered level-triggered with the poller. */
+/*
+ * A socket libcurl watches: registered level-triggered with the poller.
+ * When libcurl stops watching a connection it keeps alive (REMOVE between
+ * two transfers), the record stays, idle, registered as it was: the next
+ * transfer on the connection usually asks for the same events, and then
+ * costs no epoll_ctl.  An event on an idle socket (the server closed it)
+ * unregisters it; libcurl's close (close_cb) drops the record.
+ */
 struct csock {
 	struct weft__pollsrc src;
 	struct fetcher *f;
 	curl_socket_t fd;
 	uint32_t events;             /* seen, not yet handed to libcurl */
-	unsigned char queued, removed;
+	uint32_t registered;         /* the events the poller has, or 0 */
+	unsigned char queued, removed, idle;
 	struct weft__qnode pending;  /* in f->pending */
 	struct weft__link link;      /* in f->socks */
 };
@@ -111,6 +125,92 @@ static int watch_failed(struct fetcher *f, CURL *e, int err)
 	return 0;
 }
 
+/* ---- sockets libcurl opens and closes ---------------------------------- */
+
+static int opened(const struct fetcher *f, curl_socket_t fd)
+{
+	return fd >= 0 && (size_t)fd < f->nopened && f->opened[fd];
+}
+
+/* Note fd as opened (or not); without memory it is simply not noted,
+ * and its registration ends with each REMOVE, as for any socket. */
+static void note_opened(struct fetcher *f, curl_socket_t fd, int on)
+{
+	size_t n = f->nopened ? f->nopened : 64;
+	unsigned char *v;
+
+	if (fd < 0)
+		return;
+	if ((size_t)fd >= f->nopened) {
+		if (!on)
+			return;
+		while (n <= (size_t)fd)
+			n *= 2;
+		if (!(v = weft__realloc(f->opened, n)))
+			return;
+		memset(v + f->nopened, 0, n - f->nopened);
+		f->opened = v;
+		f->nopened = n;
+	}
+	f->opened[fd] = (unsigned char)on;
+}
+
+static curl_socket_t open_cb(void *arg, curlsocktype purpose,
+    struct curl_sockaddr *a)
+{
+	struct fetcher *f = arg;
+	int fd = weft__sys_socket(a->family, a->socktype, a->protocol);
+
+	(void)purpose;
+	if (fd < 0)
+		return CURL_SOCKET_BAD;
+	note_opened(f, fd, 1);
+	return fd;
+}
+
+static void sock_drop(struct fetcher *f, struct csock *s)
+{
+	weft__list_remove(&f->socks, &s->link);
+	if (s->queued)
+		s->removed = 1;   /* freed when dequeued */
+	else
+		free(s);
+}
+
+static struct csock *idle_sock(struct fetcher *f, curl_socket_t fd)
+{
+	struct weft__link *l;
+
+	weft__list_each(l, &f->socks) {
+		struct csock *s = weft__container_of(l, struct csock, link);
+
+		if (s->idle && s->fd == fd)
+			return s;
+	}
+	return NULL;
+}
+
+/* libcurl closes a socket it opened: its registration goes with it. */
+static int close_cb(void *arg, curl_socket_t fd)
+{
+	struct fetcher *f = arg;
+	struct csock *s = idle_sock(f, fd);
+
+	if (s)
+		sock_drop(f, s);
+	note_opened(f, fd, 0);
+	return weft__sys_close(fd);
+}
+
+/* Let f see e's sockets opened and closed. */
+static void set_sockets(struct fetcher *f, CURL *e)
+{
+	curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_cb);
+	curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, f);
+	curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, close_cb);
+	curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, f);
+}
+
 static int socket_cb(CURL *e, curl_socket_t fd, int what, void *arg,
     void *sockp)
 {
@@ -120,17 +220,22 @@ static int socket_cb(CURL *e, curl_socket_t fd, int what, void *arg,
 
 	if (what == CURL_POLL_REMOVE) {
 		if (s) {
+			curl_multi_assign(f->multi, fd, NULL);
+			/* A connection kept alive: stay registered. */
+			if (opened(f, fd) && s->registered) {
+				s->idle = 1;
+				return 0;
+			}
 			/* The fd may be closed already: the poller
 			 * forgives that. */
 			weft__poller_del(f->poller, fd);
-			curl_multi_assign(f->multi, fd, NULL);
-			weft__list_remove(&f->socks, &s->link);
-			if (s->queued)
-				s->removed = 1;   /* freed when dequeued */
-			else
-				free(s);
+			sock_drop(f, s);
 		}
 		return 0;
+	}
+	if (!s && (s = idle_sock(f, fd))) {
+		s->idle = 0;
+		curl_multi_assign(f->multi, fd, s);
 	}
 	if (!s) {
 		if (!(s = weft__calloc(1, sizeof(*s))))
@@ -145,8 +250,11 @@ static int socket_cb(CURL *e, curl_socket_t fd, int what, void *arg,
 		ev |= WEFT__EV_IN;
 	if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT)
 		ev |= WEFT__EV_OUT;
+	if (s->registered && ev == s->registered)
+		return 0;
 	if (weft__poller_set(f->poller, fd, ev, &s->src) == -1)
 		return watch_failed(f, e, errno);
+	s->registered = ev ? ev : WEFT__EV_ERR;
 	return 0;
 }
 
@@ -205,6 +313,16 @@ static void drive(struct fetcher *f)
 		s->queued = 0;
 		if (s->removed) {
 			free(s);
+			continue;
+		}
+		if (s->idle) {
+			/* The server closed a kept-alive connection, or
+			 * wrote to it: stop hearing about it (a level-
+			 * triggered registration would report it again and
+			 * again); libcurl finds out when it reuses it. */
+			weft__poller_del(f->poller, s->fd);
+			s->registered = 0;
+			s->events = 0;
 			continue;
 		}
 		ev = s->events;
@@ -296,6 +414,7 @@ static void fetcher_term(void *part)
 		free(weft__container_of(l, struct origin, link));
 	weft__list_each_safe(l, tmp, &f->socks)
 		free(weft__container_of(l, struct csock, link));
+	free(f->opened);
 	while ((n = weft__lifo_pop(&f->pending))) {
 		struct csock *s = weft__container_of(n, struct csock, pending);
 
@@ -400,6 +519,7 @@ weft_response *weft__fetch_parked(struct weft_rt *rt,
 	if (x->origin[0] && !(o = origin_enter(f, self, x->origin, &err)))
 		return weft__transfer_finish(self, x, err, wait_words(err));
 	x->task = self;
+	set_sockets(f, x->easy);
 	if (curl_easy_setopt(x->easy, CURLOPT_SHARE, f->share) != CURLE_OK ||
 	    curl_multi_add_handle(f->multi, x->easy) != CURLM_OK) {
 		if (o)
