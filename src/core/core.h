@@ -70,6 +70,12 @@ static inline int weft__in_task(struct weft_rt *rt)
 	return v->current != v->main_task;
 }
 
+/* weft_now as the loop last read it: no clock read, and never ahead. */
+static inline int64_t weft__clock_cached(struct weft_rt *rt)
+{
+	return ((const struct weft__rt_view *)(const void *)rt)->clock;
+}
+
 /* The deadline of the thread's own stack (weft_deadline_push outside any
  * task), which bounds blocking calls made outside tasks; INT64_MAX for
  * none or when rt is NULL. */

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <termios.h>
 
+#include "base/clock.h"
 #include "base/sys.h"
 #include "io/fd.h"
 
@@ -263,6 +264,7 @@ static void fd_ready(struct weft__pollsrc *src, uint32_t events)
 	if (events & (WEFT__EV_ERR | WEFT__EV_HUP | WEFT__EV_RDHUP))
 		e->ended = 1;
 	e->drained &= ~events;
+	e->edges++;
 	weft__list_each(l, &e->waiters) {
 		struct weft__fdwait *w = waiter_of(l);
 
@@ -301,18 +303,37 @@ int weft__fd_wait(struct weft_rt *rt, struct weft__fd *e, uint32_t events,
 	return weft__fd_wait_until(rt, e, events, why, INT64_MAX);
 }
 
+/* How long a trusting wait goes without a report before it registers
+ * again (fd.h). */
+#define TRUST_NS (1000 * WEFT__NS_PER_MS)
+
 static int fd_wait(struct weft_rt *rt, struct weft__fd *e, uint32_t events,
     unsigned why, int64_t wake_at, int validate)
 {
 	struct weft__fdwait w;
 	int err = weft__interrupted(weft__self(rt));
+	int64_t check = INT64_MAX;
+	uint32_t edges = e->edges;
 
 	if (err)
 		return err;
 	if (fd_watch(rt, e, events, &w, validate) == -1)
 		return errno;
 	weft__wait_note(rt, why, NULL, e->fd, 0);
-	err = weft__park_until(rt, wake_at, WEFT__PARK_EXTERNAL);
+	if (!validate)
+		check = weft__add_ns(weft__clock_cached(rt), TRUST_NS);
+	err = weft__park_until(rt, check < wake_at ? check : wake_at,
+	    WEFT__PARK_EXTERNAL);
+	if (!err && check < wake_at && e->edges == edges &&
+	    weft_now() >= check) {
+		/* Nothing for a second: make sure the poller knows the
+		 * file the number names now, then wait on. */
+		if (fd_register(e, 1) == -1)
+			err = errno;
+		else
+			err = weft__park_until(rt, wake_at,
+			    WEFT__PARK_EXTERNAL);
+	}
 	weft__fd_unwatch(e, &w);
 	return err;
 }

@@ -59,6 +59,7 @@ struct weft__fd {
 	unsigned char registered;     /* known to the poller */
 	unsigned char stream;         /* a SOCK_STREAM socket */
 	unsigned char ended;          /* an end or an error was reported */
+	uint32_t edges;               /* reports from the poller, counted */
 	ino_t ino;                    /* the file, as fstat last saw it */
 	dev_t dev;
 	/* Events known not ready: a stream read that came back short
@@ -105,7 +106,10 @@ int weft__fd_wait_until(struct weft_rt *rt, struct weft__fd *e,
  * after the operation itself found e not ready (io.c), the hot path.  The
  * others (and weft__fd_watch) register again each time (MOD, or ADD for a
  * number closed with close(2) and reused), so that poll, select and the
- * like see a new file under an old number.
+ * like see a new file under an old number.  A trusting wait that has no
+ * report for a second registers again too, then waits on: a socket closed
+ * with close(2) behind weft's back, whose number a new socket took, costs
+ * that second, once, instead of the whole wait.
  */
 int weft__fd_wait_edge(struct weft_rt *rt, struct weft__fd *e,
     uint32_t events, unsigned why, int64_t wake_at);
