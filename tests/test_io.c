@@ -1126,6 +1126,35 @@ START_TEST(fd_reuse)
 }
 END_TEST
 
+/*
+ * A socket closed with plain close(2), its number taken by a new socket:
+ * weft's registration of the old one is gone with it, and a read of the
+ * new one, which trusts the registration, finds that out after a second
+ * without news and registers again (fd.h): the read gets its data, late
+ * but not never.
+ */
+START_TEST(socket_number_reused_after_plain_close)
+{
+	int s[2], t[2], old;
+	int64_t start;
+
+	task_checks_reset();
+	make_socketpair(s);
+	old = s[0];
+	wait_round(s[0], s[1], "first");
+	ck_assert_int_eq(close(s[0]), 0);
+	ck_assert_int_eq(close(s[1]), 0);
+	make_socketpair(t);
+	ck_assert_msg(t[0] == old, "new socket got fd %d, not the reused %d",
+	    t[0], old);
+	start = weft_now();
+	wait_round(t[0], t[1], "second");
+	ck_assert_int_lt(weft_now() - start, 3000 * MS_NS * slow_factor());
+	weft_close(t[0]);
+	weft_close(t[1]);
+}
+END_TEST
+
 /* ---- weft_poll --------------------------------------------------------------- */
 
 static struct {
@@ -2917,6 +2946,7 @@ static Suite *io_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_loop_test(tc, close_wakes_waiters, 0, 4);
 	tcase_add_loop_test(tc, fd_reuse, 0, 3);
+	tcase_add_test(tc, socket_number_reused_after_plain_close);
 	tcase_add_test(tc, bad_fds);
 	tcase_add_test(tc, stray_fd_number_is_ebadf);
 	tcase_add_test(tc, accept_out_of_descriptors_backs_off);
