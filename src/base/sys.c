@@ -318,6 +318,31 @@ int weft__sys_madvise(void *p, size_t len, int advice)
 	return madvise(p, len, advice);
 }
 
+ssize_t weft__sys_madvise_ranges(const struct iovec *iov, size_t n,
+    int advice)
+{
+#if defined(SYS_process_madvise) && defined(SYS_pidfd_open)
+	long pidfd, r;
+	int err;
+
+	if (weft__fault(WEFT__FAULT_MMAP))
+		return weft__fail(ENOMEM);
+	pidfd = syscall(SYS_pidfd_open, (long)getpid(), 0L);
+	if (pidfd == -1)
+		return -1;
+	r = syscall(SYS_process_madvise, pidfd, iov, n, advice, 0UL);
+	err = errno;
+	weft__sys_close((int)pidfd);
+	errno = err;
+	return r;
+#else
+	(void)iov;
+	(void)n;
+	(void)advice;
+	return weft__fail(ENOSYS);
+#endif
+}
+
 int weft__sys_sigaltstack(const stack_t *ss, stack_t *old)
 {
 	if (weft__fault(WEFT__FAULT_SIGNAL))

@@ -90,6 +90,12 @@ void *weft__sys_mmap(size_t len, int prot, int flags);
 int weft__sys_munmap(void *p, size_t len);
 int weft__sys_mprotect(void *p, size_t len, int prot);
 int weft__sys_madvise(void *p, size_t len, int advice);
+/* madvise over n ranges of this process in one call (process_madvise on a
+ * pidfd of our own, opened and closed here, so a forked child never acts
+ * on its parent): the bytes advised, or -1 and errno (ENOSYS, EINVAL where
+ * the kernel takes not this advice that way). */
+ssize_t weft__sys_madvise_ranges(const struct iovec *iov, size_t n,
+    int advice);
 int weft__sys_sigaltstack(const stack_t *ss, stack_t *old);
 int weft__sys_sigaction(int sig, const struct sigaction *sa,
     struct sigaction *old);

@@ -85,6 +85,7 @@ struct weft__arena {
 	unsigned nslots;
 	unsigned carved;                   /* slots handed out at least once */
 	unsigned inuse;
+	unsigned char guards_in;           /* every slot's guard region is in */
 	struct weft__lifo free;            /* freed slots, descriptors intact */
 };
 
@@ -264,6 +265,39 @@ static int arena_has_room(const struct weft__arena *a)
 	return !weft__lifo_empty(&a->free) || a->carved < a->nslots;
 }
 
+/* process_madvise refused guard regions once: one call per slot then. */
+static _Atomic int no_batched_guards;
+
+/*
+ * Install the guard regions of every slot of a in one system call, at its
+ * first carve, rather than one call per slot: 100,000 tasks made 100,000
+ * madvise calls.  Where the kernel refuses it, slots get theirs one by
+ * one, as before.
+ */
+static void arena_guards_in(struct weft__arena *a)
+{
+	struct iovec v[GUARDED_SLOTS];
+	unsigned i;
+
+	if (!guard_regions || !a->guard || a->guards_in ||
+	    a->nslots > GUARDED_SLOTS || atomic_load_explicit(
+	    &no_batched_guards, memory_order_relaxed))
+		return;
+	for (i = 0; i < a->nslots; i++) {
+		v[i].iov_base = a->base + (size_t)i * a->slot_size;
+		v[i].iov_len = a->guard;
+	}
+	if (weft__sys_madvise_ranges(v, a->nslots, MADV_GUARD_INSTALL) ==
+	    (ssize_t)(a->nslots * a->guard)) {
+		a->guards_in = 1;
+		return;
+	}
+	if (errno == ENOSYS || errno == EINVAL || errno == EPERM ||
+	    errno == EBADF)
+		atomic_store_explicit(&no_batched_guards, 1,
+		    memory_order_relaxed);
+}
+
 /* Lay out slot number i of a: guard page, descriptor, canary. */
 static struct weft__stack *arena_carve(struct weft__arena *a, unsigned i)
 {
@@ -271,7 +305,9 @@ static struct weft__stack *arena_carve(struct weft__arena *a, unsigned i)
 	char *lo = slot + a->guard;
 	struct weft__stack *s;
 
-	if (a->guard && (guard_regions ?
+	if (i == 0)
+		arena_guards_in(a);
+	if (a->guard && !a->guards_in && (guard_regions ?
 	    weft__sys_madvise(slot, a->guard, MADV_GUARD_INSTALL) :
 	    weft__sys_mprotect(slot, a->guard, PROT_NONE)) == -1)
 		return NULL;
