@@ -603,6 +603,49 @@ START_TEST(so_sndtimeo_ends_a_full_write_with_its_count)
 }
 END_TEST
 
+static void *waitall_reader(void *arg)
+{
+	int fd = *(int *)arg;
+	char buf[8];
+
+	/* Two writes of four bytes, 20 ms apart: one recv gets all eight,
+	 * then the end gives what is left (0). */
+	if (recv(fd, buf, sizeof(buf), MSG_WAITALL) != 8 ||
+	    memcmp(buf, "abcdefgh", 8) != 0)
+		return (void *)1;
+	return (void *)(intptr_t)(recv(fd, buf, sizeof(buf), MSG_WAITALL) == 0 ?
+	    0 : 2);
+}
+
+static void *waitall_writer(void *arg)
+{
+	int fd = *(int *)arg;
+
+	if (write(fd, "abcd", 4) != 4 || usleep(20 * 1000) != 0 ||
+	    write(fd, "efgh", 4) != 4)
+		return (void *)1;
+	shutdown(fd, SHUT_WR);
+	return NULL;
+}
+
+START_TEST(recv_waitall_waits_for_the_whole_length)
+{
+	weft_task *r, *w;
+	int sv[2];
+	void *rr, *wr;
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	ck_assert_ptr_nonnull(r = weft_spawn(waitall_reader, &sv[0]));
+	ck_assert_ptr_nonnull(w = weft_spawn(waitall_writer, &sv[1]));
+	ck_assert_int_eq(weft_join(r, &rr), 0);
+	ck_assert_int_eq(weft_join(w, &wr), 0);
+	ck_assert_ptr_null(wr);
+	ck_assert_ptr_null(rr);
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
 /* ---- deadlines and cancellation -------------------------------------------- */
 
 static void *deadline_task(void *arg)
@@ -1007,6 +1050,7 @@ static Suite *hook_suite(void)
 	tcase_add_test(tc, a_nonblocking_connect_stays_nonblocking);
 	tcase_add_test(tc, so_rcvtimeo_ends_the_wait_with_eagain);
 	tcase_add_test(tc, so_sndtimeo_ends_a_full_write_with_its_count);
+	tcase_add_test(tc, recv_waitall_waits_for_the_whole_length);
 	tcase_add_test(tc, deadline_and_cancel_end_interposed_waits);
 	tcase_add_test(tc, a_handler_without_sa_restart_interrupts_with_eintr);
 	tcase_add_test(tc, a_handler_with_sa_restart_lets_the_read_go_on);

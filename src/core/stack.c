@@ -220,59 +220,14 @@ static void arena_list(struct weft__stacks *st, struct weft__arena *a)
 		weft__list_push_front(&st->arenas, &a->room);
 }
 
-static struct weft__arena *arena_new(struct weft__stacks *st, size_t size,
-    int guarded)
-{
-	struct weft__arena *a = weft__calloc(1, sizeof(*a));
-	size_t lead;
-
-	if (!a)
-		return NULL;
-	weft__link_init(&a->room);
-	weft__link_init(&a->all);
-	a->size = size;
-	a->guard = guarded ? st->page : 0;
-	a->slot_size = size + a->guard;
-	a->nslots = guarded ? GUARDED_SLOTS : CANARY_SLOTS;
-	lead = guarded ? 0 : st->page;
-	a->len = lead + (size_t)a->nslots * a->slot_size;
-	a->map = weft__sys_mmap(a->len, PROT_READ | PROT_WRITE,
-	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK);
-	if (a->map == MAP_FAILED) {
-		free(a);
-		return NULL;
-	}
-	/* A huge page would commit 2 MiB where a task touches 4 KiB. */
-	weft__sys_madvise(a->map, a->len, MADV_NOHUGEPAGE);
-	a->base = a->map + lead;
-	st->narenas++;
-	weft__list_push_front(&st->all_arenas, &a->all);
-	arena_list(st, a);
-	return a;
-}
-
-static void arena_free(struct weft__stacks *st, struct weft__arena *a)
-{
-	weft__list_remove(&st->arenas, &a->room);
-	weft__list_remove(&st->all_arenas, &a->all);
-	weft__sys_munmap(a->map, a->len);
-	st->narenas--;
-	free(a);
-}
-
-static int arena_has_room(const struct weft__arena *a)
-{
-	return !weft__lifo_empty(&a->free) || a->carved < a->nslots;
-}
-
 /* process_madvise refused guard regions once: one call per slot then. */
 static _Atomic int no_batched_guards;
 
 /*
- * Install the guard regions of every slot of a in one system call, at its
- * first carve, rather than one call per slot: 100,000 tasks made 100,000
- * madvise calls.  Where the kernel refuses it, slots get theirs one by
- * one, as before.
+ * Install the guard regions of every slot of a new arena in one system
+ * call, rather than one call per slot as each is carved: 100,000 tasks
+ * made 100,000 madvise calls.  Where the kernel refuses it, slots get
+ * theirs one by one, as before.
  */
 static void arena_guards_in(struct weft__arena *a)
 {
@@ -298,6 +253,52 @@ static void arena_guards_in(struct weft__arena *a)
 		    memory_order_relaxed);
 }
 
+static struct weft__arena *arena_new(struct weft__stacks *st, size_t size,
+    int guarded)
+{
+	struct weft__arena *a = weft__calloc(1, sizeof(*a));
+	size_t lead;
+
+	if (!a)
+		return NULL;
+	weft__link_init(&a->room);
+	weft__link_init(&a->all);
+	a->size = size;
+	a->guard = guarded ? st->page : 0;
+	a->slot_size = size + a->guard;
+	a->nslots = guarded ? GUARDED_SLOTS : CANARY_SLOTS;
+	lead = guarded ? 0 : st->page;
+	a->len = lead + (size_t)a->nslots * a->slot_size;
+	a->map = weft__sys_mmap(a->len, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK);
+	if (a->map == MAP_FAILED) {
+		free(a);
+		return NULL;
+	}
+	/* A huge page would commit 2 MiB where a task touches 4 KiB. */
+	weft__sys_madvise(a->map, a->len, MADV_NOHUGEPAGE);
+	a->base = a->map + lead;
+	arena_guards_in(a);
+	st->narenas++;
+	weft__list_push_front(&st->all_arenas, &a->all);
+	arena_list(st, a);
+	return a;
+}
+
+static void arena_free(struct weft__stacks *st, struct weft__arena *a)
+{
+	weft__list_remove(&st->arenas, &a->room);
+	weft__list_remove(&st->all_arenas, &a->all);
+	weft__sys_munmap(a->map, a->len);
+	st->narenas--;
+	free(a);
+}
+
+static int arena_has_room(const struct weft__arena *a)
+{
+	return !weft__lifo_empty(&a->free) || a->carved < a->nslots;
+}
+
 /* Lay out slot number i of a: guard page, descriptor, canary. */
 static struct weft__stack *arena_carve(struct weft__arena *a, unsigned i)
 {
@@ -305,8 +306,6 @@ static struct weft__stack *arena_carve(struct weft__arena *a, unsigned i)
 	char *lo = slot + a->guard;
 	struct weft__stack *s;
 
-	if (i == 0)
-		arena_guards_in(a);
 	if (a->guard && !a->guards_in && (guard_regions ?
 	    weft__sys_madvise(slot, a->guard, MADV_GUARD_INSTALL) :
 	    weft__sys_mprotect(slot, a->guard, PROT_NONE)) == -1)

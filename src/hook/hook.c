@@ -149,11 +149,7 @@ int weft__hook_outside_wait(int fd, short events)
 
 void weft__hook_closing(int fd)
 {
-	struct weft__fd *e = weft__fd_peek(weft__rt_peek(), fd);
-
-	if (e)
-		weft__fd_closing(e);
-	weft__fd_nb_own(fd, 0);
+	weft__fd_closing_number(fd);
 }
 
 void weft__hook_fresh(int fd)
@@ -168,10 +164,12 @@ void weft__hook_fresh(int fd)
 /*
  * o with libc's promises, restarted as libc restarts it after a handler
  * with SA_RESTART: unless a socket timeout is set (signal(7)).  all: until
- * the whole buffer is moved (a blocking write).
+ * the whole buffer is moved (a blocking write, recv with MSG_WAITALL).
  */
 static ssize_t run(struct weft__io_op *o, int all)
 {
+	const struct iovec *iov = o->iov;   /* writev moves o->iov along */
+	int iovcnt = o->iovcnt;
 	struct call c;
 	ssize_t r;
 
@@ -179,7 +177,9 @@ static ssize_t run(struct weft__io_op *o, int all)
 	if (call_begin(&c) == -1)
 		return -1;
 	do
-		r = all ? weft__io_all(o) : weft__io_once(o);
+		r = !all ? weft__io_once(o) :
+		    o->op == WEFT__IO_WRITEV ?
+		    weft__io_writev_all(o, iov, iovcnt) : weft__io_all(o);
 	while (restarts(&c, r) && !(o->timed && o->wake_at != INT64_MAX));
 	call_end(&c);
 	return r;
@@ -213,36 +213,10 @@ ssize_t weft__hook_readv(int fd, const struct iovec *iov, int iovcnt)
 
 ssize_t weft__hook_writev(int fd, const struct iovec *iov, int iovcnt)
 {
-	struct weft__io_op o = { .op = WEFT__IO_WRITEV, .fd = fd, .libc = 1 };
-	struct call c;
-	ssize_t r;
+	struct weft__io_op o = { .op = WEFT__IO_WRITEV, .fd = fd, .iov = iov,
+	    .iovcnt = iovcnt };
 
-	if (call_begin(&c) == -1)
-		return -1;
-	do
-		r = weft__io_writev_all(&o, iov, iovcnt);
-	while (restarts(&c, r) && !(o.timed && o.wake_at != INT64_MAX));
-	call_end(&c);
-	return r;
-}
-
-/* recv with MSG_WAITALL: until len bytes, the end, or an error (what came
- * before an error is returned, as the kernel does). */
-static ssize_t recv_all(struct weft__io_op *o)
-{
-	char *start = o->buf;
-	size_t done = 0, len = o->len;
-	ssize_t r;
-
-	o->flags &= ~MSG_WAITALL;
-	do {
-		o->buf = start + done;
-		o->len = len - done;
-		if ((r = run(o, 0)) <= 0)
-			return done ? (ssize_t)done : r;
-		done += (size_t)r;
-	} while (done < len);
-	return (ssize_t)done;
+	return run(&o, 1);
 }
 
 ssize_t weft__hook_recvfrom(int fd, void *buf, size_t n, int flags,
@@ -252,8 +226,12 @@ ssize_t weft__hook_recvfrom(int fd, void *buf, size_t n, int flags,
 	    .buf = buf, .len = n, .flags = flags, .addr = src,
 	    .addrlen = srclen };
 
-	if ((flags & MSG_WAITALL) && !(flags & MSG_DONTWAIT) && n)
-		return recv_all(&o);
+	/* MSG_WAITALL: until n bytes, the end, or an error (what came
+	 * before an error is returned, as the kernel does). */
+	if ((flags & MSG_WAITALL) && !(flags & MSG_DONTWAIT) && n) {
+		o.flags &= ~MSG_WAITALL;
+		return run(&o, 1);
+	}
 	return run(&o, 0);
 }
 

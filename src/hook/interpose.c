@@ -191,32 +191,33 @@ ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen,
     int flags, struct sockaddr *src, socklen_t *srclen);
 int __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t fdslen);
 
+/* What glibc's fortified calls do when the buffer is smaller than asked. */
+static void __attribute__((noreturn)) overflow(const char *call)
+{
+	fprintf(stderr, "*** buffer overflow detected ***: %s\n", call);
+	abort();
+}
+
 HOOK_API ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
 {
-	if (n > buflen) {
-		fprintf(stderr, "*** buffer overflow detected ***: read\n");
-		abort();
-	}
+	if (n > buflen)
+		overflow("read");
 	return read(fd, buf, n);
 }
 
 HOOK_API ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen,
     int flags)
 {
-	if (n > buflen) {
-		fprintf(stderr, "*** buffer overflow detected ***: recv\n");
-		abort();
-	}
+	if (n > buflen)
+		overflow("recv");
 	return recv(fd, buf, n, flags);
 }
 
 HOOK_API ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen,
     int flags, struct sockaddr *src, socklen_t *srclen)
 {
-	if (n > buflen) {
-		fprintf(stderr, "*** buffer overflow detected ***: recvfrom\n");
-		abort();
-	}
+	if (n > buflen)
+		overflow("recvfrom");
 	return recvfrom(fd, buf, n, flags, src, srclen);
 }
 
@@ -398,10 +399,8 @@ HOOK_API int poll(struct pollfd *fds, nfds_t n, int timeout)
 HOOK_API int __poll_chk(struct pollfd *fds, nfds_t n, int timeout,
     size_t fdslen)
 {
-	if (fdslen / sizeof(*fds) < n) {
-		fprintf(stderr, "*** buffer overflow detected ***: poll\n");
-		abort();
-	}
+	if (fdslen / sizeof(*fds) < n)
+		overflow("poll");
 	return poll(fds, n, timeout);
 }
 

@@ -358,3 +358,13 @@ void weft__fd_closing(struct weft__fd *e)
 		weft__unpark(e->rt, waiter_of(l)->task, EBADF);
 	weft__fd_forget(e);
 }
+
+void weft__fd_closing_number(int fd)
+{
+	struct weft__fd *e = weft__fd_peek(weft__rt_peek(), fd);
+
+	if (e)
+		weft__fd_closing(e);
+	else
+		weft__fd_nb_own(fd, 0);
+}

@@ -93,6 +93,9 @@ int weft__fd_nonblock(struct weft__fd *e);
 void weft__fd_forget(struct weft__fd *e);
 /* e's number is being closed: wake its waiters with EBADF, forget it. */
 void weft__fd_closing(struct weft__fd *e);
+/* The same for fd in the calling thread's table, if it is there, and the
+ * process-wide record of its O_NONBLOCK (weft_close, close(2) hooked). */
+void weft__fd_closing_number(int fd);
 
 /* Park the calling task until e is ready for events; 0 or an errno.  why
  * is the wait's kind for the dump (core.h, WEFT__WAIT_READ...). */

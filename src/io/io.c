@@ -131,8 +131,8 @@ static int would_block(ssize_t r)
 static uint32_t op_events(const struct weft__io_op *o)
 {
 	switch (o->op) {
-	case WEFT__IO_WRITE: case WEFT__IO_SEND: case WEFT__IO_WRITEV: case WEFT__IO_SENDTO:
-	case WEFT__IO_SENDMSG:
+	case WEFT__IO_WRITE: case WEFT__IO_SEND: case WEFT__IO_WRITEV:
+	case WEFT__IO_SENDTO: case WEFT__IO_SENDMSG:
 		return WEFT__EV_OUT;
 	default:
 		return WEFT__EV_IN;
@@ -388,8 +388,8 @@ static ssize_t shared_op(struct weft_rt *rt, struct weft__fd *e,
 
 static int is_read_or_write(enum weft__io_kind op)
 {
-	return op == WEFT__IO_READ || op == WEFT__IO_WRITE || op == WEFT__IO_READV ||
-	    op == WEFT__IO_WRITEV;
+	return op == WEFT__IO_READ || op == WEFT__IO_WRITE ||
+	    op == WEFT__IO_READV || op == WEFT__IO_WRITEV;
 }
 
 /* Run o until it makes progress once (or fails), parking as needed. */
@@ -440,7 +440,8 @@ ssize_t weft__io_once(struct weft__io_op *o)
 	}
 }
 
-/* write(2) and send(2) on a blocking fd write everything: so do these. */
+/* write(2) and send(2) on a blocking fd write everything: so do these
+ * (and recv with MSG_WAITALL reads everything, up to the end). */
 ssize_t weft__io_all(struct weft__io_op *o)
 {
 	const char *start = o->buf;
@@ -451,8 +452,8 @@ ssize_t weft__io_all(struct weft__io_op *o)
 		o->buf = (char *)start + done;
 		o->len = len - done;
 		r = weft__io_once(o);
-		if (r < 0)
-			return done ? (ssize_t)done : -1;
+		if (r <= 0)
+			return done ? (ssize_t)done : r;
 		done += (size_t)r;
 	} while (done < len);
 	return (ssize_t)done;
@@ -466,7 +467,8 @@ static int iov_ok(const struct iovec *iov, int iovcnt)
 
 /* writev(2) on a blocking fd writes everything: so does this, moving
  * along a copy of iov as parts are written. */
-ssize_t weft__io_writev_all(struct weft__io_op *o, const struct iovec *iov, int iovcnt)
+ssize_t weft__io_writev_all(struct weft__io_op *o, const struct iovec *iov,
+    int iovcnt)
 {
 	struct iovec local[16], *v = local;
 	size_t total = 0, done = 0;
@@ -674,12 +676,7 @@ int weft_connect(int fd, const struct sockaddr *addr, socklen_t addrlen)
 
 int weft_close(int fd)
 {
-	struct weft__fd *e = weft__fd_peek(weft__rt_peek(), fd);
-
-	if (e)
-		weft__fd_closing(e);
-	else
-		weft__fd_nb_own(fd, 0);
+	weft__fd_closing_number(fd);
 	return weft__sys_close(fd);
 }
 

@@ -58,7 +58,8 @@ struct weft__io_op {
 
 /* Until o makes progress once (a count, 0 at the end) or fails. */
 ssize_t weft__io_once(struct weft__io_op *o);
-/* Until o's whole buffer is moved, as write(2) on a blocking fd does. */
+/* Until o's whole buffer is moved, as write(2) on a blocking fd does, or
+ * the end (0) comes. */
 ssize_t weft__io_all(struct weft__io_op *o);
 /* The same for writev: every byte of iov. */
 ssize_t weft__io_writev_all(struct weft__io_op *o, const struct iovec *iov,
