@@ -79,6 +79,9 @@ WEFT_API int weft_attr_getguard(const weft_attr *attr, int *guard);
 WEFT_API int weft_attr_setdetached(weft_attr *attr, int detached);
 WEFT_API int weft_attr_getdetached(const weft_attr *attr, int *detached);
 WEFT_API int weft_attr_setname(weft_attr *attr, const char *name);
+/* A local task starts and stays on the spawner's worker (weft_set_workers). */
+WEFT_API int weft_attr_setlocal(weft_attr *attr, int local);
+WEFT_API int weft_attr_getlocal(const weft_attr *attr, int *local);
 
 WEFT_API weft_task *weft_spawn(void *(*fn)(void *), void *arg);
 WEFT_API weft_task *weft_spawn_attr(void *(*fn)(void *), void *arg,
@@ -93,6 +96,15 @@ WEFT_API int weft_task_setname(weft_task *task, const char *name);
 
 /* Run the calling thread's runtime until no task is left. */
 WEFT_API int weft_run(void);
+
+/*
+ * Every core: the calling thread's runtime becomes worker 0 of n (n-1 new
+ * threads; 0: $WEFT_WORKERS, else one per online CPU).  A task that has not
+ * started may start on any worker; a started task never changes thread.
+ */
+WEFT_API int weft_set_workers(unsigned n);
+/* The caller's worker, 0 ... n-1; 0 without workers. */
+WEFT_API int weft_worker(void);
 
 /* ---- time --------------------------------------------------------------- */
 

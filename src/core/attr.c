@@ -107,3 +107,14 @@ int weft_attr_setname(weft_attr *attr, const char *name)
 		return -1;
 	return attr_write(attr, &a);
 }
+
+int weft_attr_setlocal(weft_attr *attr, int local)
+{
+	return set_int(attr, offsetof(struct weft__attr, local), local,
+	    local == 0 || local == 1);
+}
+
+int weft_attr_getlocal(const weft_attr *attr, int *local)
+{
+	return get_int(attr, offsetof(struct weft__attr, local), local);
+}

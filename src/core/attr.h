@@ -18,6 +18,7 @@ struct weft__attr {
 	uint32_t magic;
 	int guard;
 	int detached;
+	int local;                   /* stays on the spawner's worker */
 	size_t stack_size;
 	char name[WEFT_NAME_MAX];
 };
@@ -30,6 +31,7 @@ static inline int weft__attr_read(const weft_attr *attr, struct weft__attr *a)
 		/* Defaults; the name is copied only when there is one. */
 		a->guard = WEFT_GUARD_AUTO;
 		a->detached = 0;
+		a->local = 0;
 		a->stack_size = 0;
 		a->name[0] = '\0';
 		return 0;

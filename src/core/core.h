@@ -213,7 +213,7 @@ int weft__task_wait(struct weft_rt *rt, struct weft_task *t, int flags);
 /* Take a finished t's result and free it. */
 void weft__task_reap(struct weft_rt *rt, struct weft_task *t, void **result);
 /* Has t's function returned? */
-int weft__task_done(const struct weft_task *t);
+int weft__task_done(struct weft_task *t);
 /* Is t parked? */
 int weft__task_parked(const struct weft_task *t);
 /* Wake joiner (NULL: nobody) when t finishes. */

@@ -13,6 +13,7 @@
 
 #include "base/clock.h"
 #include "base/sys.h"
+#include "core/crew.h"
 #include "core/loop.h"
 #include "core/debug.h"
 #include "core/runtime.h"
@@ -58,6 +59,14 @@ void weft__mailbox_post(struct weft_rt *rt, struct weft__msg *m)
 	struct weft__loop *l = &rt->loop;
 
 	weft__mpsc_push(&l->mailbox, &m->node);
+	if (!atomic_exchange(&l->wake_pending, 1))
+		weft__poller_wake(l->poller);
+}
+
+void weft__loop_kick(struct weft_rt *rt)
+{
+	struct weft__loop *l = &rt->loop;
+
 	if (!atomic_exchange(&l->wake_pending, 1))
 		weft__poller_wake(l->poller);
 }
@@ -257,6 +266,7 @@ void weft__loop_step(struct weft_rt *rt, int block)
 	struct weft__sched *s = &rt->sched;
 	struct weft__loop *l = &rt->loop;
 	int64_t next = weft__heap_min(&l->timers), timeout = 0, now;
+	int asleep = 0;
 
 	/* The time waits note as their start (core.h): read here, where the
 	 * loop looks anyway, not at each park. */
@@ -266,7 +276,9 @@ void weft__loop_step(struct weft_rt *rt, int block)
 	if (block) {
 		if (next == INT64_MAX) {
 			timeout = -1;
-			if (s->external == s->shared &&
+			/* Among workers, another one can always end a
+			 * wait: no deadlock is ever declared. */
+			if (s->external == s->shared && !rt->worker.crew &&
 			    nothing_can_wake(rt, &timeout)) {
 				if (deadlock(rt))
 					return;
@@ -282,11 +294,19 @@ void weft__loop_step(struct weft_rt *rt, int block)
 			mail_drain(rt);
 			return;
 		}
+		/* A worker sleeps only when no fresh task waits anywhere. */
+		if (timeout != 0 && rt->worker.crew) {
+			if (weft__crew_idle(rt))
+				return;
+			asleep = 1;
+		}
 	}
 	/* Without blocking, look at the poller only for fds, the pool and
 	 * fetch: shared objects come through the mailbox, drained above. */
 	if (timeout != 0 || s->external > s->shared)
 		wait_events(rt, timeout);
+	if (asleep)
+		weft__crew_awake(rt);
 	if (next != INT64_MAX)
 		fire_timers(rt);
 }

@@ -47,6 +47,10 @@ void weft__loop_term(struct weft__loop *l);
  * eventfd; the next external wait makes a poller of the child's own. */
 void weft__loop_forked(struct weft__loop *l);
 
+/* Wake rt's loop if it sleeps in its poller (any thread; the mailbox's
+ * wake_pending protocol). */
+void weft__loop_kick(struct weft_rt *rt);
+
 /* Look at (or, when block, wait for) the timers, the mailbox and the
  * poller once, making ready whatever they end.  The scheduler calls it. */
 void weft__loop_step(struct weft_rt *rt, int block);

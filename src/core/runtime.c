@@ -42,6 +42,10 @@ static void rt_destroy(void *p)
 	struct weft_rt *rt = p;
 
 	weft__tls_rt = NULL;
+	/* A crew lasts until the process exits (crew.h): its runtimes hold
+	 * records of each other's tasks.  Still registered, so reachable. */
+	if (rt->worker.crew)
+		return;
 	weft__debug_unregister(rt);
 	/* A task of ours saw its wait done while the other thread was still
 	 * posting the wake-up: let that thread finish with us first. */
@@ -107,6 +111,7 @@ static void rt_forked(void)
 	parts_forked(rt);
 	weft__loop_forked(&rt->loop);
 	weft__sched_forked(rt);
+	weft__crew_forked(rt);
 	weft__tasks_forked(rt, rt->view.current);
 	errno = err;
 }

@@ -22,6 +22,7 @@
 
 #include "base/list.h"
 #include "core/core.h"
+#include "core/crew.h"
 #include "core/loop.h"
 #include "core/scheduler.h"
 #include "core/stack.h"
@@ -33,6 +34,7 @@ struct weft_rt {
 	struct weft__tasks tasks;
 	struct weft__stacks stacks;
 	struct weft__loop loop;
+	struct weft__worker worker;  /* crew.h: its place among workers */
 	unsigned char spawn_ready;   /* the spawning stage is done */
 	void *altstack;              /* signal stack we installed, if any */
 	void *parts[WEFT__PART_MAX];

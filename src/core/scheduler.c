@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/clock.h"
+#include "core/crew.h"
 #include "core/loop.h"
 #include "core/runtime.h"
 
@@ -23,7 +24,7 @@ void weft__sched_init(struct weft_rt *rt)
 	weft__ctx_init_thread(&s->main_stack.ctx);
 	weft__task_init_static(&s->main_task, rt);
 	s->main_task.stack = &s->main_stack;
-	s->main_task.state = WEFT__RUNNING;
+	weft__task_state_set(&s->main_task, WEFT__RUNNING);
 	s->main_stack.task = &s->main_task;
 	rt->view.main_task = &s->main_task;
 	rt->view.current = &s->main_task;
@@ -41,7 +42,7 @@ void weft__sched_forked(struct weft_rt *rt)
 
 void weft__sched_ready(struct weft_rt *rt, struct weft_task *t)
 {
-	t->state = WEFT__READY;
+	weft__task_state_set(t, WEFT__READY);
 	weft__queue_push(&rt->sched.runq, &t->node);
 }
 
@@ -93,11 +94,22 @@ void weft__sched_wake_msg(struct weft__msg *m, struct weft_rt *rt)
 
 /* ---- switching ---------------------------------------------------------- */
 
+/* The next task to run, or NULL: a crew's runtime also takes fresh
+ * tasks, its own or other workers' (crew.c). */
+static struct weft_task *next_ready(struct weft_rt *rt)
+{
+	struct weft__qnode *n;
+
+	if (weft__unlikely(rt->worker.crew != NULL))
+		return weft__crew_next(rt);
+	n = weft__queue_pop(&rt->sched.runq);
+	return n ? weft__container_of(n, struct weft_task, node) : NULL;
+}
+
 /* Switch from the context on stack from to the next ready task. */
 static void switch_away(struct weft_rt *rt, struct weft__stack *from)
 {
 	struct weft__sched *s = &rt->sched;
-	struct weft__qnode *n;
 	struct weft_task *next;
 
 	/* A queue that never empties must not starve sleepers, I/O and
@@ -108,10 +120,9 @@ static void switch_away(struct weft_rt *rt, struct weft__stack *from)
 	atomic_store_explicit(&s->progress, ticks, memory_order_relaxed);
 	if (weft__unlikely(ticks % FAIRNESS_TICKS == 0))
 		weft__loop_step(rt, 0);
-	while (!(n = weft__queue_pop(&s->runq)))
+	while (!(next = next_ready(rt)))
 		weft__loop_step(rt, 1);
-	next = weft__container_of(n, struct weft_task, node);
-	next->state = WEFT__RUNNING;
+	weft__task_state_set(next, WEFT__RUNNING);
 	rt->view.current = next;
 	if (next->stack == from)
 		return;
@@ -122,7 +133,7 @@ static void switch_away(struct weft_rt *rt, struct weft__stack *from)
 
 int weft__interrupted(struct weft_task *self)
 {
-	if (self->cancelled)
+	if (__atomic_load_n(&self->cancelled, __ATOMIC_RELAXED))
 		return ECANCELED;
 	if (self->scope_deadline != INT64_MAX &&
 	    self->scope_deadline <= weft_now())
@@ -160,7 +171,8 @@ int weft__park_until(struct weft_rt *rt, int64_t wake_at, int flags)
 	unsigned shared = (flags & WEFT__PARK_SHARED) == WEFT__PARK_SHARED;
 	int err;
 
-	if (!(flags & WEFT__PARK_NOINTR) && self->cancelled)
+	if (!(flags & WEFT__PARK_NOINTR) &&
+	    __atomic_load_n(&self->cancelled, __ATOMIC_RELAXED))
 		return ECANCELED;
 	/* Something outside the run queue ends the wait: the loop will have
 	 * to sleep in the poller for it. */
@@ -170,7 +182,7 @@ int weft__park_until(struct weft_rt *rt, int64_t wake_at, int flags)
 	if ((err = arm_timer(rt, self, wake_at, flags)))
 		return err;
 	self->nointr = (unsigned char)(flags & WEFT__PARK_NOINTR);
-	self->state = WEFT__PARKED;
+	weft__task_state_set(self, WEFT__PARKED);
 	if (weft__unlikely(flags & WEFT__PARK_EXTERNAL)) {
 		s->external++;
 		s->shared += shared;

@@ -452,9 +452,18 @@ static void destroy(struct weft__stacks *st, struct weft__stack *s)
 	arena_list(st, a);
 }
 
+/* Does the caller run on s?  A worker binds a fresh task's stack
+ * (crew.c) while still on the one its last task finished on. */
+static int running_on(const struct weft__stack *s)
+{
+	const char *here = __builtin_frame_address(0);
+
+	return here >= s->lo && here < (const char *)s;
+}
+
 static void reap_zombie(struct weft__stacks *st)
 {
-	if (st->zombie) {
+	if (st->zombie && !running_on(st->zombie)) {
 		destroy(st, st->zombie);
 		st->zombie = NULL;
 	}

@@ -16,6 +16,7 @@
 
 #include "base/sys.h"
 #include "core/attr.h"
+#include "core/crew.h"
 #include "core/runtime.h"
 
 #define CHUNK_TASKS WEFT__TASK_CHUNK
@@ -55,6 +56,35 @@ void weft__task_init_static(struct weft_task *t, struct weft_rt *rt)
 	t->scope_deadline = INT64_MAX;
 	t->wake_msg.run = weft__sched_wake_msg;
 	atomic_init(&t->wake_posted, 0);
+	atomic_init(&t->lock, 0);
+	atomic_init(&t->finished, 0);
+}
+
+/* ---- a crew's handles ----------------------------------------------------- */
+
+/* Held for a few stores: the handle's fields of a crew's task. */
+static void task_lock(struct weft_task *t)
+{
+	while (atomic_exchange_explicit(&t->lock, 1, memory_order_acquire))
+		while (atomic_load_explicit(&t->lock, memory_order_relaxed))
+			weft__cpu_relax();
+}
+
+static void task_unlock(struct weft_task *t)
+{
+	atomic_store_explicit(&t->lock, 0, memory_order_release);
+}
+
+/* Other workers read how many tasks run here (crew.c, placing). */
+static void bound_add(struct weft_rt *rt, int delta)
+{
+	__atomic_store_n(&rt->tasks.bound, rt->tasks.bound + (uint64_t)delta,
+	    __ATOMIC_RELAXED);
+}
+
+static int task_finished(struct weft_task *t)
+{
+	return atomic_load_explicit(&t->finished, memory_order_acquire);
 }
 
 void weft__tasks_term(struct weft_rt *rt)
@@ -87,7 +117,7 @@ static void task_forked(struct weft__tasks *ts, struct weft_task *t,
 	if (t->state == WEFT__FREE || t->state == WEFT__GONE)
 		return;
 	if (t != self && t->state != WEFT__DONE) {
-		t->state = WEFT__GONE;   /* its timer left with the heap */
+		weft__task_state_set(t, WEFT__GONE);  /* its timer left with the heap */
 		return;
 	}
 	t->joiner = NULL;             /* a waiter, if any, is gone */
@@ -112,13 +142,15 @@ void weft__tasks_forked(struct weft_rt *rt, struct weft_task *self)
 			task_forked(ts, &c->tasks[i], self);
 	atomic_store(&main_task->wake_posted, 0);
 	if (self != main_task)
-		main_task->state = WEFT__GONE;
+		weft__task_state_set(main_task, WEFT__GONE);
 }
 
 /* Is t a handle to nothing: never spawned, reaped, or left by fork? */
 static int task_stale(const struct weft_task *t)
 {
-	return t->state == WEFT__FREE || t->state == WEFT__GONE;
+	unsigned state = weft__task_state(t);
+
+	return state == WEFT__FREE || state == WEFT__GONE;
 }
 
 static struct weft_task *task_alloc(struct weft_rt *rt)
@@ -156,21 +188,60 @@ static void task_free(struct weft_rt *rt, struct weft_task *t)
 		free(t->errmsg);
 		t->errmsg = NULL;
 	}
-	t->state = WEFT__FREE;
+	weft__task_state_set(t, WEFT__FREE);
 	weft__lifo_push(&rt->tasks.free, &t->node);
 }
 
 /* Release a finished task: its stack to the cache, the task to the pool. */
 static void reap(struct weft_rt *rt, struct weft_task *t, int running)
 {
-	weft__stack_put(&rt->stacks, t->stack, running);
-	t->stack = NULL;
-	if (!t->service)
+	/* A crew's task gave its stack back where it ran (finish_crew). */
+	if (t->stack) {
+		weft__stack_put(&rt->stacks, t->stack, running);
+		t->stack = NULL;
+	}
+	if (!t->service && !t->crew)
 		rt->tasks.live--;
 	task_free(rt, t);
 }
 
 /* ---- life of a task ----------------------------------------------------- */
+
+/*
+ * A crew's task has returned.  Its stack goes back to this worker's cache
+ * first (the context still runs on it until the switch below, and only
+ * this thread takes from that cache); then, under the lock, it is DONE,
+ * and its joiner (any worker's task) is woken.  From that moment another
+ * worker may reap the record: nothing here touches t after.
+ */
+static void finish_crew(struct weft_task *t)
+{
+	struct weft_rt *rt = t->rt;
+	struct weft__stack *s = t->stack;
+	struct weft__crew *crew = t->crew;
+	int service = t->service, detached;
+	struct weft_task *joiner;
+
+	bound_add(rt, -1);
+	if (!service)
+		rt->tasks.live--;
+	weft__stack_put(&rt->stacks, s, 1);
+	task_lock(t);
+	t->stack = NULL;
+	weft__task_state_set(t, WEFT__DONE);
+	joiner = t->joiner;
+	detached = t->detached;
+	if (!joiner)
+		atomic_store_explicit(&t->finished, 1, memory_order_release);
+	task_unlock(t);
+	if (detached)
+		task_free(rt, t);
+	else if (joiner)
+		weft__wake_done(joiner, &t->finished);
+	if (!service)
+		weft__crew_task_ended(crew);
+	weft__sched_leave(rt, s);
+}
 
 /* fn has returned: wake whoever waits, and leave the stack for good. */
 static void finish(struct weft_task *t)
@@ -179,10 +250,17 @@ static void finish(struct weft_task *t)
 	struct weft__stack *s = t->stack;
 	struct weft__tasks *ts = &rt->tasks;
 
-	t->state = WEFT__DONE;
+	if (t->crew) {
+		finish_crew(t);
+		return;
+	}
+	weft__task_state_set(t, WEFT__DONE);
 	if (t->joiner)
 		weft__unpark(rt, t->joiner, 0);
-	if (!t->service && --ts->unfinished == 0) {
+	/* A task from before the runtime joined a crew is counted there. */
+	if (!t->service && rt->worker.crew)
+		weft__crew_task_ended(rt->worker.crew);
+	else if (!t->service && --ts->unfinished == 0) {
 		/* The child of a fork in a task has no main to go back to:
 		 * like a process whose last thread ends, it exits. */
 		if (weft__unlikely(rt->sched.main_task.state == WEFT__GONE))
@@ -220,34 +298,54 @@ static weft_task *spawn(void *(*fn)(void *), void *arg,
 	struct weft__attr a;
 	struct weft_rt *rt;
 	struct weft_task *t;
-	struct weft__stack *s;
-	int guard;
+	struct weft__stack *s = NULL;
+	struct weft__crew *crew;
+	int movable;
 
 	if (!fn || weft__attr_read(attr, &a) == -1)
 		return weft__fail_null(EINVAL);
 	if (!(rt = weft__rt_get()) || weft__rt_spawn_ready(rt) == -1)
 		return NULL;
+	crew = rt->worker.crew;
+	/* weft's own tasks serve their runtime: they never move. */
+	movable = crew && !a.local && !service;
 	if (!(t = task_alloc(rt)))
 		return weft__fail_null(ENOMEM);
-	guard = a.guard == WEFT_GUARD_AUTO ? rt->stacks.default_guard : a.guard;
-	s = weft__stack_get(&rt->stacks,
-	    a.stack_size ? a.stack_size : rt->stacks.default_size, guard,
-	    task_loop);
-	if (!s) {
+	if (crew && weft__heap_reserve(&rt->loop.timers,
+	    rt->tasks.nchunks * CHUNK_TASKS + rt->tasks.bound + 2) == -1) {
 		task_free(rt, t);
 		return weft__fail_null(ENOMEM);
 	}
-	s->task = t;
+	t->want_size = a.stack_size;
+	t->want_guard = a.guard;
+	if (!movable) {
+		s = weft__stack_get(&rt->stacks, a.stack_size ? a.stack_size :
+		    rt->stacks.default_size, a.guard == WEFT_GUARD_AUTO ?
+		    rt->stacks.default_guard : a.guard, task_loop);
+		if (!s) {
+			task_free(rt, t);
+			return weft__fail_null(ENOMEM);
+		}
+		s->task = t;
+	}
+	if (crew)
+		task_lock(t);
+	t->rt = rt;                   /* a record may come from another worker */
 	t->stack = s;
+	t->crew = crew;
+	t->fresh = (unsigned char)movable;
+	t->id = new_id(&rt->tasks);
+	atomic_store_explicit(&t->finished, 0, memory_order_relaxed);
+	__atomic_store_n(&t->cancelled, 0, __ATOMIC_RELAXED);
+	if (crew)
+		task_unlock(t);
 	t->fn = fn;
 	t->arg = arg;
 	t->result = NULL;
-	t->id = new_id(&rt->tasks);
 	t->joiner = NULL;
 	t->timer.idx = 0;
 	t->wake_err = 0;
 	t->scope_deadline = INT64_MAX;
-	t->cancelled = 0;
 	t->nointr = 0;
 	t->adopted = 0;
 	t->service = (unsigned char)service;
@@ -260,12 +358,47 @@ static weft_task *spawn(void *(*fn)(void *), void *arg,
 	else
 		t->name[0] = '\0';
 	if (!service) {
-		rt->tasks.live++;
-		rt->tasks.unfinished++;
 		rt->tasks.spawned++;
+		if (crew)
+			weft__crew_task_begun(crew);
+		else
+			rt->tasks.unfinished++;
+		if (!movable)
+			rt->tasks.live++;
 	}
+	if (movable) {
+		weft__task_state_set(t, WEFT__READY);
+		weft__crew_push(rt, t);
+		return t;
+	}
+	if (crew)
+		bound_add(rt, 1);
 	weft__sched_ready(rt, t);
 	return t;
+}
+
+int weft__task_bind(struct weft_rt *rt, struct weft_task *t)
+{
+	struct weft__stack *s;
+
+	if (weft__heap_reserve(&rt->loop.timers,
+	    rt->tasks.nchunks * CHUNK_TASKS + rt->tasks.bound + 2) == -1)
+		return -1;
+	s = weft__stack_get(&rt->stacks, t->want_size ? t->want_size :
+	    rt->stacks.default_size, t->want_guard == WEFT_GUARD_AUTO ?
+	    rt->stacks.default_guard : t->want_guard, task_loop);
+	if (!s)
+		return -1;
+	s->task = t;
+	task_lock(t);
+	t->rt = rt;
+	t->stack = s;
+	t->fresh = 0;
+	task_unlock(t);
+	bound_add(rt, 1);
+	if (!t->service)
+		rt->tasks.live++;
+	return 0;
 }
 
 weft_task *weft_spawn_attr(void *(*fn)(void *), void *arg,
@@ -292,45 +425,71 @@ void weft__task_set_origin(struct weft_task *t, const void *spawn_pc,
 	t->entry = entry;
 }
 
-/* A handle that names a live task of the calling thread's runtime. */
+/*
+ * A handle that names a live task the caller may act on: one of its own
+ * runtime, or any task of its crew.
+ */
 static struct weft_rt *own_task(const weft_task *t)
 {
 	struct weft_rt *rt = weft__rt_peek();
 
-	if (!t || !rt || t->rt != rt || task_stale(t))
+	if (!t || !rt || task_stale(t))
+		return NULL;
+	if (t->crew ? t->crew != rt->worker.crew : t->rt != rt)
 		return NULL;
 	return rt;
 }
 
+/* Taken by a joiner or a group, or detached: not joinable. */
+static int task_claimed(struct weft_task *t)
+{
+	int claimed;
+
+	if (!t->crew)
+		return t->detached || t->joiner || t->adopted;
+	task_lock(t);
+	claimed = t->detached || t->joiner || t->adopted;
+	task_unlock(t);
+	return claimed;
+}
+
 int weft__task_joinable(struct weft_rt *rt, struct weft_task *t)
 {
-	if (!t || t->rt != rt || task_stale(t))
+	if (!t || own_task(t) != rt || !rt)
 		return EINVAL;
 	if (t == weft__self(rt))
 		return EDEADLK;
-	if (t->detached || t->joiner || t->adopted)
-		return EINVAL;
-	return 0;
+	return task_claimed(t) ? EINVAL : 0;
 }
 
-int weft__task_done(const struct weft_task *t)
+int weft__task_done(struct weft_task *t)
 {
-	return t->state == WEFT__DONE;
+	return t->crew ? task_finished(t) : t->state == WEFT__DONE;
 }
 
 int weft__task_parked(const struct weft_task *t)
 {
-	return t->state == WEFT__PARKED;
+	return weft__task_state(t) == WEFT__PARKED;
 }
 
 void weft__task_set_joiner(struct weft_task *t, struct weft_task *joiner)
 {
+	if (!t->crew) {
+		t->joiner = joiner;
+		return;
+	}
+	task_lock(t);
 	t->joiner = joiner;
+	task_unlock(t);
 }
 
 void weft__task_adopt(struct weft_task *t)
 {
+	if (t->crew)
+		task_lock(t);
 	t->adopted = 1;
+	if (t->crew)
+		task_unlock(t);
 }
 
 void weft__task_reap(struct weft_rt *rt, struct weft_task *t, void **result)
@@ -340,11 +499,29 @@ void weft__task_reap(struct weft_rt *rt, struct weft_task *t, void **result)
 	reap(rt, t, 0);
 }
 
+/* A crew's task: it may run on another worker, whose finish_crew wakes
+ * us from there (a wait another thread ends: SHARED). */
+static int task_wait_crew(struct weft_rt *rt, struct weft_task *t, int flags)
+{
+	struct weft_task *self = weft__self(rt);
+	int err = 0;
+
+	weft__task_set_joiner(t, self);
+	weft__wait_note(rt, WEFT__WAIT_JOIN, NULL, (int64_t)t->id, 0);
+	while (!task_finished(t) &&
+	    !(err = weft__park_until(rt, INT64_MAX, flags | WEFT__PARK_SHARED)))
+		;
+	weft__task_set_joiner(t, NULL);
+	return err;
+}
+
 /* Wait for t to finish; flags as for weft__park_until. */
 int weft__task_wait(struct weft_rt *rt, struct weft_task *t, int flags)
 {
 	int err = 0;
 
+	if (t->crew)
+		return task_wait_crew(rt, t, flags);
 	t->joiner = weft__self(rt);
 	weft__wait_note(rt, WEFT__WAIT_JOIN, NULL, (int64_t)t->id, 0);
 	while (t->state != WEFT__DONE &&
@@ -367,15 +544,95 @@ int weft_join(weft_task *t, void **result)
 	return 0;
 }
 
+/* A crew's task: whichever of finish_crew and detach comes second (the
+ * lock orders them) frees the record. */
+static int detach_crew(struct weft_rt *rt, struct weft_task *t)
+{
+	int done;
+
+	task_lock(t);
+	if (t->detached || t->joiner || t->adopted) {
+		task_unlock(t);
+		return weft__fail(EINVAL);
+	}
+	t->detached = 1;
+	done = task_finished(t);
+	task_unlock(t);
+	if (done)
+		task_free(rt, t);
+	return 0;
+}
+
 int weft_detach(weft_task *t)
 {
 	struct weft_rt *rt = own_task(t);
 
-	if (!rt || t->detached || t->joiner || t->adopted)
+	if (!rt)
+		return weft__fail(EINVAL);
+	if (t->crew)
+		return detach_crew(rt, t);
+	if (t->detached || t->joiner || t->adopted)
 		return weft__fail(EINVAL);
 	t->detached = 1;
 	if (t->state == WEFT__DONE)
 		reap(rt, t, 0);
+	return 0;
+}
+
+/* A cancellation for a task that runs on another worker: interrupts its
+ * wait there, if it is still the same task (ids are never reused). */
+struct cancel_msg {
+	struct weft__msg msg;
+	struct weft_task *task;
+	uint64_t id;
+};
+
+static void cancel_run(struct weft__msg *m, struct weft_rt *rt)
+{
+	struct cancel_msg *cm = weft__container_of(m, struct cancel_msg, msg);
+	struct weft_task *t = cm->task;
+	int same;
+
+	if (rt) {
+		task_lock(t);
+		same = t->id == cm->id && !task_finished(t);
+		task_unlock(t);
+		/* Same task, started here: it cannot finish while we run. */
+		if (same)
+			weft__interrupt(rt, t, ECANCELED);
+	}
+	free(cm);
+}
+
+static int cancel_crew(struct weft_rt *rt, struct weft_task *t)
+{
+	struct weft_rt *owner;
+	struct cancel_msg *cm;
+	int fresh;
+
+	if (!(cm = weft__malloc(sizeof(*cm))))
+		return weft__fail(ENOMEM);
+	task_lock(t);
+	if (task_finished(t)) {
+		task_unlock(t);
+		free(cm);
+		return 0;
+	}
+	__atomic_store_n(&t->cancelled, 1, __ATOMIC_SEQ_CST);
+	fresh = t->fresh;
+	owner = t->rt;
+	cm->task = t;
+	cm->id = t->id;
+	task_unlock(t);
+	/* Not started: its first wait sees the flag. */
+	if (fresh || owner == rt) {
+		free(cm);
+		if (!fresh)
+			weft__interrupt(rt, t, ECANCELED);
+		return 0;
+	}
+	cm->msg.run = cancel_run;
+	weft__mailbox_post(owner, &cm->msg);
 	return 0;
 }
 
@@ -385,6 +642,8 @@ int weft_cancel(weft_task *t)
 
 	if (!rt)
 		return weft__fail(EINVAL);
+	if (t->crew)
+		return cancel_crew(rt, t);
 	if (t->state == WEFT__DONE)
 		return 0;
 	t->cancelled = 1;
@@ -403,6 +662,8 @@ int weft_run(void)
 		return -1;
 	if (weft__in_task(rt))
 		return weft__fail(EDEADLK);
+	if (rt->worker.crew)
+		return (err = weft__crew_run(rt)) ? weft__fail(err) : 0;
 	ts = &rt->tasks;
 	while (ts->unfinished) {
 		ts->run_waiter = weft__self(rt);

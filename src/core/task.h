@@ -54,8 +54,33 @@ struct weft_task {
 	char *errmsg;                 /* weft_errmsg: detail of the last failure */
 	struct weft__msg wake_msg;    /* a wake-up from another thread */
 	atomic_uchar wake_posted;     /* wake_msg is in the mailbox */
+	/*
+	 * A crew's task (weft_set_workers) can be joined, detached and
+	 * cancelled from any worker: joiner, detached, adopted, fresh, rt,
+	 * stack and id change under lock, and finished says "returned" to
+	 * every thread.  crew is NULL for a task of a runtime alone, which
+	 * keeps the plain single-thread protocol.
+	 */
+	struct weft__crew *crew;
+	atomic_uchar lock;
+	unsigned char fresh;          /* crew: not started, no stack yet */
+	atomic_int finished;          /* crew: fn has returned */
+	size_t want_size;             /* crew: stack to bind (0: default) */
+	int want_guard;
 	char name[WEFT_NAME_MAX];
 };
+
+/* state is read from other threads (a crew's handles, the dump): every
+ * write is atomic, so those reads race with nothing. */
+static inline void weft__task_state_set(struct weft_task *t, unsigned s)
+{
+	__atomic_store_n(&t->state, (unsigned char)s, __ATOMIC_RELAXED);
+}
+
+static inline unsigned weft__task_state(const struct weft_task *t)
+{
+	return __atomic_load_n(&t->state, __ATOMIC_RELAXED);
+}
 
 /* Tasks come in chunks of this many (task.c); a chunk lives as long as
  * its runtime. */
@@ -73,6 +98,7 @@ struct weft__tasks {
 	uint64_t live;                /* spawned, not yet reaped */
 	uint64_t unfinished;          /* spawned, fn not yet returned */
 	uint64_t spawned;
+	uint64_t bound;               /* crew: tasks bound here, not returned */
 	uint64_t id_next, id_end;     /* block of ids this runtime may use */
 	struct weft_task *run_waiter; /* parked in weft_run */
 };
@@ -89,5 +115,8 @@ void weft__tasks_term(struct weft_rt *rt);
 void weft__tasks_forked(struct weft_rt *rt, struct weft_task *self);
 /* Make t (zeroed) a task of rt that can be woken from any thread. */
 void weft__task_init_static(struct weft_task *t, struct weft_rt *rt);
+/* A crew's fresh task first runs on rt: give it a stack there; 0, or -1
+ * and ENOMEM (it stays fresh). */
+int weft__task_bind(struct weft_rt *rt, struct weft_task *t);
 
 #endif /* WEFT_CORE_TASK_H */

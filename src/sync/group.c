@@ -114,6 +114,7 @@ static void *member_main(void *arg)
 weft_task *weft_group_spawn(weft_group *g, void *(*fn)(void *), void *arg)
 {
 	struct member *m;
+	weft_attr attr;
 
 	if (!own_group(g) || !fn)
 		return weft__fail_null(EINVAL);
@@ -122,7 +123,11 @@ weft_task *weft_group_spawn(weft_group *g, void *(*fn)(void *), void *arg)
 	m->g = g;
 	m->fn = fn;
 	m->arg = arg;
-	if (!(m->task = weft_spawn(member_main, m))) {
+	/* Members stay on the group's worker: the group is not shared
+	 * between threads (weft_group_create(3)). */
+	weft_attr_init(&attr);
+	weft_attr_setlocal(&attr, 1);
+	if (!(m->task = weft_spawn_attr(member_main, m, &attr))) {
 		free(m);
 		return NULL;
 	}
