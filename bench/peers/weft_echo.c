@@ -1,8 +1,12 @@
 /*
  * weft_echo: the weft echo server of bench/peers.  One thread: an accept
  * task and a task per connection echoing with weft_read and weft_write.
+ * With WORKERS, weft_set_workers(WORKERS) first: the same program on a
+ * crew of that many threads, the connection tasks spread over them by
+ * weft (weft_echo_reuseport.c is the same served the way one had to
+ * before workers).
  *
- *   weft_echo PORT
+ *   weft_echo PORT [WORKERS]
  *
  * Runs until killed.
  */
@@ -52,6 +56,10 @@ int main(int argc, char **argv)
 
 	if (argc < 2)
 		return 2;
+	if (argc > 2 && weft_set_workers((unsigned)atoi(argv[2])) != 0) {
+		perror("weft_echo: weft_set_workers");
+		return 1;
+	}
 	snprintf(addr, sizeof(addr), "127.0.0.1:%s", argv[1]);
 	if ((lfd = weft_listen("tcp", addr, 1024)) < 0) {
 		perror("weft_echo: listen");

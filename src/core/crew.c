@@ -74,12 +74,13 @@ static uint64_t load_of(struct weft_rt *v)
 	    atomic_load_explicit(&v->worker.nfresh, memory_order_relaxed);
 }
 
-/* The worker with the least to do; the spawner's own on a tie, so a
- * spawn followed by a join stays on one thread. */
+/* The worker with the least to do; the spawner's own on a tie.  The
+ * spawner is busy itself: a task is counted among the bound, the
+ * thread's own stack (main) is added here. */
 static struct weft_rt *least_loaded(struct weft__crew *c, struct weft_rt *rt)
 {
 	struct weft_rt *best = rt, *v;
-	uint64_t least = load_of(rt), l;
+	uint64_t least = load_of(rt) + !weft__in_task(rt), l;
 	unsigned i;
 
 	for (i = 0; i < c->n; i++) {

@@ -75,6 +75,7 @@ struct weft__waiter {
 	void *elem;                   /* channels: value to take or fill */
 	struct weft__select *sel;     /* a select waiting on several objects */
 	int index;                    /* its case in the select */
+	unsigned char handoff;        /* mutex: hand it over, no retry */
 };
 
 struct weft__waitq {
@@ -131,6 +132,7 @@ static inline void weft__waiter_init(struct weft__waiter *w,
 	w->elem = NULL;
 	w->sel = NULL;
 	w->index = 0;
+	w->handoff = 0;
 }
 
 /* Satisfy w with err (0 or EPIPE) and wake its task; w is gone after. */
