@@ -17,6 +17,10 @@
 #include "base/sys.h"
 #include "core/runtime.h"
 
+/* A task placed on another worker is not stolen back for this long:
+ * that worker is waking up, or finishing what it runs, to take it. */
+#define HANDED_NS 200000
+
 /* A fresh task that cannot have a stack (ENOMEM) is tried again after. */
 #define BIND_RETRY_NS (10 * WEFT__NS_PER_MS)
 
@@ -98,8 +102,8 @@ static struct weft_rt *least_loaded(struct weft__crew *c, struct weft_rt *rt)
  * Placement: a started task never moves, so where a fresh task goes
  * decides where it lives.  It goes to the worker with the least to do
  * (the connections of an acceptor spread over the workers), which is
- * kicked if it sleeps; a task so handed is not stolen back before that
- * worker wakes (handed).  Idle workers still steal what waits.
+ * kicked if it sleeps; a task so handed is not stolen back for a while
+ * (HANDED_NS).  Idle workers still steal what waits longer.
  */
 void weft__crew_push(struct weft_rt *rt, struct weft_task *t)
 {
@@ -107,13 +111,15 @@ void weft__crew_push(struct weft_rt *rt, struct weft_task *t)
 	struct weft__crew *c = w->crew;
 	struct weft_rt *v = least_loaded(c, rt);
 
+	if (v != rt)
+		atomic_store_explicit(&v->worker.handed_at,
+		    weft__clock_cached(rt), memory_order_relaxed);
 	fresh_add(&v->worker, t);
 	/* Sequentially consistent after the count: see crew.h, Sleeping. */
 	if (v != rt) {
 		if (atomic_load(&v->worker.asleep) &&
 		    atomic_exchange(&v->worker.asleep, 0)) {
 			atomic_fetch_sub(&c->sleepers, 1);
-			atomic_store(&v->worker.handed, 1);
 			weft__loop_kick(v);
 		}
 		return;
@@ -126,15 +132,17 @@ void weft__crew_push(struct weft_rt *rt, struct weft_task *t)
 
 /* Take up to max tasks off w's fresh queue into *out; how many. */
 static unsigned fresh_take(struct weft__worker *w, struct weft__queue *out,
-    unsigned max)
+    unsigned max, int64_t now)
 {
 	struct weft__qnode *n;
 	unsigned got = 0;
 
 	if (!atomic_load_explicit(&w->nfresh, memory_order_relaxed))
 		return 0;
-	/* A thief leaves alone what was handed to a worker waking up. */
-	if (max == 0 && atomic_load_explicit(&w->handed, memory_order_relaxed))
+	/* A thief leaves alone what was just handed to another worker:
+	 * it is on its way to run it. */
+	if (max == 0 && now - atomic_load_explicit(&w->handed_at,
+	    memory_order_relaxed) < HANDED_NS)
 		return 0;
 	fresh_lock(w);
 	if (max == 0)                 /* a thief: half, rounded up */
@@ -164,7 +172,7 @@ static struct weft_task *steal(struct weft_rt *rt)
 		i = (w->victim + k) % c->n;
 		if (i == w->index || !(v = crew_rt(c, i)))
 			continue;
-		if (fresh_take(&v->worker, &got, 0)) {
+		if (fresh_take(&v->worker, &got, 0, weft__clock_cached(rt))) {
 			w->victim = i;
 			break;
 		}
@@ -188,7 +196,7 @@ static struct weft_task *fresh_next(struct weft_rt *rt)
 	struct weft__queue one = { NULL, NULL };
 	struct weft_task *t = NULL;
 
-	if (fresh_take(&rt->worker, &one, 1))
+	if (fresh_take(&rt->worker, &one, 1, 0))
 		t = weft__container_of(weft__queue_pop(&one), struct weft_task,
 		    node);
 	return t ? t : steal(rt);
@@ -200,8 +208,6 @@ struct weft_task *weft__crew_next(struct weft_rt *rt)
 	struct weft__qnode *n;
 	struct weft_task *t;
 
-	if (atomic_load_explicit(&w->handed, memory_order_relaxed))
-		atomic_store_explicit(&w->handed, 0, memory_order_relaxed);
 	/* Every other dispatch looks at the fresh queue first, so neither a
 	 * busy run queue nor a flood of spawns starves the other. */
 	if ((w->turn++ & 1) == 0 ||

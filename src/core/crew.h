@@ -43,7 +43,7 @@ struct weft__worker {
 	struct weft__queue fresh;     /* tasks not yet started */
 	atomic_uint nfresh;           /* its length, read by thieves */
 	atomic_int asleep;            /* in the loop's wait, or going there */
-	atomic_int handed;            /* a spawner gave us a task: no theft */
+	_Atomic int64_t handed_at;    /* a spawner gave us a task: no theft */
 	unsigned turn;                /* alternates the run and fresh queues */
 	unsigned victim;              /* where the last steal looked first */
 	/* weft_run on this thread: parked until the crew has no task. */

@@ -104,14 +104,18 @@ void weft__loop_discard_mail(struct weft__loop *l)
  * (wake_pending tells posters not to write while we look).  Returns
  * whether something arrived.
  */
-static int mail_spin(struct weft__loop *l)
+static int mail_spin(struct weft_rt *rt)
 {
+	struct weft__loop *l = &rt->loop;
 	int64_t until = weft_now() + MAIL_SPIN_NS;
 	unsigned i = 0;
 	int got;
 
 	atomic_store(&l->wake_pending, 1);
-	while (!(got = weft__mpsc_full(&l->mailbox))) {
+	/* A worker also stops for a fresh task another worker gave it. */
+	while (!(got = weft__mpsc_full(&l->mailbox) ||
+	    (rt->worker.crew && atomic_load_explicit(&rt->worker.nfresh,
+	    memory_order_relaxed)))) {
 		weft__cpu_relax();
 		if (++i % 64 == 0 && weft_now() >= until)
 			break;
@@ -290,7 +294,7 @@ void weft__loop_step(struct weft_rt *rt, int block)
 			now = rt->view.clock;
 			timeout = next > now ? next - now : 0;
 		}
-		if (timeout != 0 && s->shared && mail_spin(l)) {
+		if (timeout != 0 && s->shared && mail_spin(rt)) {
 			mail_drain(rt);
 			return;
 		}
