@@ -689,14 +689,15 @@ static void *spawn_feeder_local(void *arg)
 
 START_TEST(select_between_workers_exact)
 {
-	struct two_chans c;
+	struct two_chans c, made;
 	struct weft_select_case cs[2];
 	int va, vb, got[2] = { 0, 0 }, open = 2, k;
 
 	two_workers();
 	ck_assert_ptr_nonnull(c.a = weft_chan_create(sizeof(int), 0));
 	ck_assert_ptr_nonnull(c.b = weft_chan_create(sizeof(int), 4));
-	run_on(1, spawn_feeder_local, &c);
+	made = c;
+	run_on(1, spawn_feeder_local, &made);
 	while (open) {
 		memset(cs, 0, sizeof(cs));
 		cs[0].op = WEFT_SELECT_RECV;
@@ -731,6 +732,8 @@ START_TEST(select_between_workers_exact)
 	ck_assert_int_eq(got[1], 500);
 	ck_assert_int_eq(weft_run(), 0);
 	assert_no_task_failure();
+	weft_chan_destroy(made.a);
+	weft_chan_destroy(made.b);
 }
 END_TEST
 
@@ -795,6 +798,7 @@ static void *client(void *arg)
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 	ssize_t n, got = 0;
 
+	memset(out, 0, sizeof(out));
 	snprintf(out, sizeof(out), "hello %p", (void *)&fd);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
 		return U2P(1);

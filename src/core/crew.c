@@ -102,8 +102,9 @@ static struct weft_rt *least_loaded(struct weft__crew *c, struct weft_rt *rt)
  * Placement: a started task never moves, so where a fresh task goes
  * decides where it lives.  It goes to the worker with the least to do
  * (the connections of an acceptor spread over the workers), which is
- * kicked if it sleeps; a task so handed is not stolen back for a while
- * (HANDED_NS).  Idle workers still steal what waits longer.
+ * kicked if it sleeps; a task so handed is not stolen back while that
+ * worker wakes (kicked), nor for a while (HANDED_NS) if it was awake.
+ * Idle workers still steal what waits longer.
  */
 void weft__crew_push(struct weft_rt *rt, struct weft_task *t)
 {
@@ -120,6 +121,7 @@ void weft__crew_push(struct weft_rt *rt, struct weft_task *t)
 		if (atomic_load(&v->worker.asleep) &&
 		    atomic_exchange(&v->worker.asleep, 0)) {
 			atomic_fetch_sub(&c->sleepers, 1);
+			atomic_store(&v->worker.kicked, 1);
 			weft__loop_kick(v);
 		}
 		return;
@@ -141,8 +143,9 @@ static unsigned fresh_take(struct weft__worker *w, struct weft__queue *out,
 		return 0;
 	/* A thief leaves alone what was just handed to another worker:
 	 * it is on its way to run it. */
-	if (max == 0 && now - atomic_load_explicit(&w->handed_at,
-	    memory_order_relaxed) < HANDED_NS)
+	if (max == 0 && (atomic_load_explicit(&w->kicked,
+	    memory_order_relaxed) || now - atomic_load_explicit(&w->handed_at,
+	    memory_order_relaxed) < HANDED_NS))
 		return 0;
 	fresh_lock(w);
 	if (max == 0)                 /* a thief: half, rounded up */
@@ -208,6 +211,8 @@ struct weft_task *weft__crew_next(struct weft_rt *rt)
 	struct weft__qnode *n;
 	struct weft_task *t;
 
+	if (atomic_load_explicit(&w->kicked, memory_order_relaxed))
+		atomic_store_explicit(&w->kicked, 0, memory_order_relaxed);
 	/* Every other dispatch looks at the fresh queue first, so neither a
 	 * busy run queue nor a flood of spawns starves the other. */
 	if ((w->turn++ & 1) == 0 ||
