@@ -19,7 +19,7 @@
 
 /* A task placed on another worker is not stolen back for this long:
  * that worker is waking up, or finishing what it runs, to take it. */
-#define HANDED_NS 200000
+#define HANDED_NS 1000000
 
 /* A fresh task that cannot have a stack (ENOMEM) is tried again after. */
 #define BIND_RETRY_NS (10 * WEFT__NS_PER_MS)
