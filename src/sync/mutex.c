@@ -11,8 +11,8 @@
  *     to try again, and the mutex is released: handing over would keep
  *     it locked for the whole cross-thread wake-up (microseconds), a
  *     convoy in which both threads mostly wait.  Whoever runs may take
- *     it meanwhile, as with a pthread mutex.  One such waiter is on its
- *     way at a time (WOKEN); one that has waited past STARVE_NS gets it
+ *     it meanwhile, as with a pthread mutex; beaten to it, the waiter
+ *     backs off (below).  One that has waited past STARVE_NS gets it
  *     handed over after all, so nobody starves.
  * A lock that finds the mutex held does not spin: spinning on the word
  * while its holder relocks it makes both cores trade its cache line at
@@ -28,7 +28,6 @@
 #define LOCKED 1u
 #define WAITERS 2u
 #define DESTROYED 4u
-#define WOKEN 8u          /* a waiter told to try again is on its way */
 
 /* A waiter from another thread waits at most about this long before
  * the mutex is handed to it. */
@@ -90,6 +89,10 @@ static int wait_once(struct weft__mutex *m, struct weft_rt *rt,
 			weft__spin_unlock(&m->lk);
 			return EINVAL;
 		}
+		/* Let go between our try and this look: try again (queued
+		 * on a free mutex, nobody's unlock would ever wake us). */
+		if (!(s & LOCKED))
+			continue;
 		/* Say there are waiters before queueing, so that the
 		 * holder's unlock takes the slow path and finds us. */
 		if (atomic_compare_exchange_weak(&m->state, &s, s | WAITERS))
@@ -128,7 +131,6 @@ static int lock_slow(struct weft__mutex *m, struct weft_rt *rt,
 		    since && now - since >= STARVE_NS);
 		if (err != EAGAIN)
 			return err;     /* 0: handed over, owner set to us */
-		atomic_fetch_and(&m->state, ~WOKEN);
 		if (take(m, self))
 			return 0;
 		now = weft_now();
@@ -222,19 +224,8 @@ int weft_mutex_unlock(weft_mutex *mu)
 	    memory_order_relaxed))) {
 		return 0;
 	}
-	/* A waiter told to try again is on its way: just let go, without
-	 * the queue's lock (the holder of a contended mutex unlocks often). */
-	expect = atomic_load(&m->state);
-	while ((expect & WOKEN) && !(expect & DESTROYED))
-		if (atomic_compare_exchange_weak_explicit(&m->state, &expect,
-		    expect & ~LOCKED, memory_order_release,
-		    memory_order_relaxed))
-			return 0;
 	weft__spin_lock(&m->lk);
-	if (atomic_load(&m->state) & WOKEN) {
-		/* A waiter is on its way to try again: let it. */
-		atomic_fetch_and(&m->state, ~LOCKED);
-	} else if ((w = weft__waitq_pop(&m->q))) {
+	if ((w = weft__waitq_pop(&m->q))) {
 		unsigned left = weft__waitq_empty(&m->q) ? WAITERS : 0;
 
 		if (w->handoff || weft__task_here(w->task)) {
@@ -244,7 +235,6 @@ int weft_mutex_unlock(weft_mutex *mu)
 			atomic_fetch_and(&m->state, ~left);
 			weft__waiter_done(w, 0);
 		} else {
-			atomic_fetch_or(&m->state, WOKEN);
 			atomic_fetch_and(&m->state, ~(LOCKED | left));
 			weft__waiter_done(w, EAGAIN);
 		}
