@@ -387,10 +387,13 @@ static void *worker_main(void *arg)
 }
 
 /* Block every signal a process sends in workers: they go to the
- * program's own threads; faults stay deliverable (overflow.c). */
+ * program's own threads.  Faults stay deliverable (overflow.c), and
+ * SIGURG, which the watchdog sends a thread to read its stack
+ * (api/watch.c). */
 static void worker_sigmask(sigset_t *set)
 {
 	sigfillset(set);
+	sigdelset(set, SIGURG);
 	sigdelset(set, SIGSEGV);
 	sigdelset(set, SIGBUS);
 	sigdelset(set, SIGFPE);

@@ -18,9 +18,13 @@
 #include "core/debug.h"
 #include "core/runtime.h"
 
-/* How long an idle loop spins for a message from another thread before it
- * sleeps in the kernel, when its tasks wait on shared objects. */
+/* The longest an idle loop spins for a message from another thread before
+ * it sleeps in the kernel, when its tasks wait on shared objects; spins
+ * shorter than MAIL_SPIN_MIN_NS are not tried; a loop that stopped
+ * spinning tries again after MAIL_SPIN_RETRY idle steps. */
 #define MAIL_SPIN_NS 50000
+#define MAIL_SPIN_MIN_NS 1000
+#define MAIL_SPIN_RETRY 32
 
 void weft__loop_init(struct weft__loop *l)
 {
@@ -29,6 +33,8 @@ void weft__loop_init(struct weft__loop *l)
 	atomic_init(&l->mailbox.top, NULL);
 	atomic_init(&l->wake_pending, 1);
 	atomic_init(&l->posting, 0);
+	l->spin_ns = MAIL_SPIN_NS;
+	l->spin_skips = 0;
 }
 
 void weft__loop_term(struct weft__loop *l)
@@ -103,14 +109,28 @@ void weft__loop_discard_mail(struct weft__loop *l)
  * answers within microseconds then costs no system call on either side
  * (wake_pending tells posters not to write while we look).  Returns
  * whether something arrived.
+ *
+ * The spin must pay for itself.  Each one that ends empty halves the
+ * next; each that is answered doubles it, up to MAIL_SPIN_NS.  When the
+ * cores are contended (a busy process beside), the peer is slow to run
+ * and answer, spins end empty, and the loop soon sleeps at once,
+ * leaving the core to whoever can use it; it tries a short spin again
+ * now and then (bench_workers --busy).
  */
 static int mail_spin(struct weft_rt *rt)
 {
 	struct weft__loop *l = &rt->loop;
-	int64_t until = weft_now() + MAIL_SPIN_NS;
+	int64_t until;
 	unsigned i = 0;
 	int got;
 
+	if (l->spin_ns < MAIL_SPIN_MIN_NS) {
+		if (++l->spin_skips < MAIL_SPIN_RETRY)
+			return 0;
+		l->spin_skips = 0;
+		l->spin_ns = MAIL_SPIN_MIN_NS;
+	}
+	until = weft_now() + l->spin_ns;
 	atomic_store(&l->wake_pending, 1);
 	/* A worker also stops for a fresh task another worker gave it. */
 	while (!(got = weft__mpsc_full(&l->mailbox) ||
@@ -123,7 +143,13 @@ static int mail_spin(struct weft_rt *rt)
 	/* From here a poster must write; look once more after saying so,
 	 * or a message between the two would be missed. */
 	atomic_store(&l->wake_pending, 0);
-	return got || weft__mpsc_full(&l->mailbox);
+	got = got || weft__mpsc_full(&l->mailbox);
+	if (got)
+		l->spin_ns = l->spin_ns * 2 < MAIL_SPIN_NS ? l->spin_ns * 2 :
+		    MAIL_SPIN_NS;
+	else
+		l->spin_ns /= 2;
+	return got;
 }
 
 void weft__loop_forked(struct weft__loop *l)

@@ -36,6 +36,8 @@ struct weft__loop {
 	int64_t lonely_next;            /* loop.c: nothing_can_wake */
 	unsigned char deadlock_said;    /* loop.c: deadlock */
 	unsigned signals_seen;          /* loop.c: weft__signal_noted's count */
+	int64_t spin_ns;                /* loop.c: mail_spin's budget */
+	unsigned spin_skips;            /* loop.c: idle steps without a spin */
 };
 
 void weft__loop_init(struct weft__loop *l);
