@@ -216,8 +216,6 @@ void weft__task_reap(struct weft_rt *rt, struct weft_task *t, void **result);
 int weft__task_done(struct weft_task *t);
 /* Is t parked? */
 int weft__task_parked(const struct weft_task *t);
-/* Does t run on the calling thread (a crew's task may run elsewhere)? */
-int weft__task_here(const struct weft_task *t);
 /* Wake joiner (NULL: nobody) when t finishes. */
 void weft__task_set_joiner(struct weft_task *t, struct weft_task *joiner);
 /* t belongs to a group from now on: it can no longer be joined, detached

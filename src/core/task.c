@@ -467,11 +467,6 @@ int weft__task_done(struct weft_task *t)
 	return t->crew ? task_finished(t) : t->state == WEFT__DONE;
 }
 
-int weft__task_here(const struct weft_task *t)
-{
-	return t->rt == weft__tls_rt;
-}
-
 int weft__task_parked(const struct weft_task *t)
 {
 	return weft__task_state(t) == WEFT__PARKED;

@@ -100,6 +100,7 @@ static int wait_once(struct weft__mutex *m, struct weft_rt *rt,
 	}
 	weft__waiter_init(&w, self);
 	w.handoff = (unsigned char)starving;
+	w.rt = rt;
 	/* Told to try again and beaten to it: first in line again. */
 	if (retry)
 		weft__list_push_front(&m->q.list, &w.link);
@@ -228,11 +229,12 @@ int weft_mutex_unlock(weft_mutex *mu)
 	if ((w = weft__waitq_pop(&m->q))) {
 		unsigned left = weft__waitq_empty(&m->q) ? WAITERS : 0;
 
-		if (w->handoff || weft__task_here(w->task)) {
+		if (w->handoff || w->rt == weft__rt_peek()) {
 			/* Hand over: it stays locked, now by the waiter. */
 			atomic_store_explicit(&m->owner, w->task,
 			    memory_order_relaxed);
-			atomic_fetch_and(&m->state, ~left);
+			if (left)
+				atomic_fetch_and(&m->state, ~left);
 			weft__waiter_done(w, 0);
 		} else {
 			atomic_fetch_and(&m->state, ~(LOCKED | left));

@@ -76,6 +76,7 @@ struct weft__waiter {
 	struct weft__select *sel;     /* a select waiting on several objects */
 	int index;                    /* its case in the select */
 	unsigned char handoff;        /* mutex: hand it over, no retry */
+	struct weft_rt *rt;           /* mutex: the waiting task's runtime */
 };
 
 struct weft__waitq {
