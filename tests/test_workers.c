@@ -56,12 +56,7 @@ static pid_t tid(void)
 	return (pid_t)syscall(SYS_gettid);
 }
 
-static void two_workers(void)
-{
-	atomic_store(&fail_line, 0);
-	ck_assert_int_eq(weft_set_workers(2), 0);
-	ck_assert_int_eq(weft_worker(), 0);
-}
+
 
 /* Spin (no park, no yield: the worker stays busy) until *flag or the
  * deadline; whether the flag came. */
@@ -119,6 +114,20 @@ static void *run_on(int w, void *(*fn)(void *), void *arg)
 		ck_assert_int_eq(weft_join(p[i], &ran[i]), 0);
 	ck_assert_msg(ran[0] || ran[1], "no probe started on worker %d", w);
 	return r.result;
+}
+
+static void *nothing(void *arg)
+{
+	return arg;
+}
+
+/* A crew of two, with worker 1 seen running a task. */
+static void two_workers(void)
+{
+	atomic_store(&fail_line, 0);
+	ck_assert_int_eq(weft_set_workers(2), 0);
+	ck_assert_int_eq(weft_worker(), 0);
+	ck_assert_ptr_eq(run_on(1, nothing, U2P(7)), U2P(7));
 }
 
 /* ---- arguments ---------------------------------------------------------- */

@@ -112,9 +112,11 @@ void weft__crew_push(struct weft_rt *rt, struct weft_task *t)
 	struct weft__crew *c = w->crew;
 	struct weft_rt *v = least_loaded(c, rt);
 
+	/* The clock now, not the loop's last reading: a task that ran
+	 * long since would make it look old, and free to steal. */
 	if (v != rt)
-		atomic_store_explicit(&v->worker.handed_at,
-		    weft__clock_cached(rt), memory_order_relaxed);
+		atomic_store_explicit(&v->worker.handed_at, weft_now(),
+		    memory_order_relaxed);
 	fresh_add(&v->worker, t);
 	/* Sequentially consistent after the count: see crew.h, Sleeping. */
 	if (v != rt) {
@@ -350,6 +352,9 @@ static struct weft_rt *worker_rt(const struct start *st)
 	rt->stacks.default_guard = st->founder->stacks.default_guard;
 	rt->worker.crew = st->crew;
 	rt->worker.index = st->index;
+	/* Not running yet: what is placed here waits for us, as for a
+	 * worker kicked awake (cleared at our first dispatch). */
+	atomic_store(&rt->worker.kicked, 1);
 	rt->worker.victim = (st->index + 1) % st->crew->n;
 	return rt;
 }
