@@ -102,9 +102,10 @@ static struct weft_rt *least_loaded(struct weft__crew *c, struct weft_rt *rt)
  * Placement: a started task never moves, so where a fresh task goes
  * decides where it lives.  It goes to the worker with the least to do
  * (the connections of an acceptor spread over the workers), which is
- * kicked if it sleeps; a task so handed is not stolen back while that
- * worker wakes (kicked), nor for a while (HANDED_NS) if it was awake.
- * Idle workers still steal what waits longer.
+ * kicked if it sleeps.  Thieves leave alone a worker that is looking
+ * for work (it will take its fresh tasks itself, however late the
+ * kernel runs it) and one given a task in the last HANDED_NS; they take
+ * what waits behind a worker busy with a long task.
  */
 void weft__crew_push(struct weft_rt *rt, struct weft_task *t)
 {
@@ -123,7 +124,6 @@ void weft__crew_push(struct weft_rt *rt, struct weft_task *t)
 		if (atomic_load(&v->worker.asleep) &&
 		    atomic_exchange(&v->worker.asleep, 0)) {
 			atomic_fetch_sub(&c->sleepers, 1);
-			atomic_store(&v->worker.kicked, 1);
 			weft__loop_kick(v);
 		}
 		return;
@@ -145,9 +145,9 @@ static unsigned fresh_take(struct weft__worker *w, struct weft__queue *out,
 		return 0;
 	/* A thief leaves alone what was just handed to another worker:
 	 * it is on its way to run it. */
-	if (max == 0 && (atomic_load_explicit(&w->kicked,
-	    memory_order_relaxed) || now - atomic_load_explicit(&w->handed_at,
-	    memory_order_relaxed) < HANDED_NS))
+	if (max == 0 && (atomic_load(&w->looking) ||
+	    now - atomic_load_explicit(&w->handed_at, memory_order_relaxed) <
+	    HANDED_NS))
 		return 0;
 	fresh_lock(w);
 	if (max == 0)                 /* a thief: half, rounded up */
@@ -207,14 +207,13 @@ static struct weft_task *fresh_next(struct weft_rt *rt)
 	return t ? t : steal(rt);
 }
 
-struct weft_task *weft__crew_next(struct weft_rt *rt)
+/* What to run next, or NULL; looking says which (crew.h). */
+static struct weft_task *next_of(struct weft_rt *rt)
 {
 	struct weft__worker *w = &rt->worker;
 	struct weft__qnode *n;
 	struct weft_task *t;
 
-	if (atomic_load_explicit(&w->kicked, memory_order_relaxed))
-		atomic_store_explicit(&w->kicked, 0, memory_order_relaxed);
 	/* Every other dispatch looks at the fresh queue first, so neither a
 	 * busy run queue nor a flood of spawns starves the other. */
 	if ((w->turn++ & 1) == 0 ||
@@ -232,6 +231,17 @@ struct weft_task *weft__crew_next(struct weft_rt *rt)
 	}
 	n = weft__queue_pop(&rt->sched.runq);
 	return n ? weft__container_of(n, struct weft_task, node) : NULL;
+}
+
+struct weft_task *weft__crew_next(struct weft_rt *rt)
+{
+	struct weft__worker *w = &rt->worker;
+	struct weft_task *t = next_of(rt);
+	int looking = t == NULL;
+
+	if (atomic_load_explicit(&w->looking, memory_order_relaxed) != looking)
+		atomic_store(&w->looking, looking);
+	return t;
 }
 
 /* ---- sleeping ----------------------------------------------------------- */
@@ -352,9 +362,8 @@ static struct weft_rt *worker_rt(const struct start *st)
 	rt->stacks.default_guard = st->founder->stacks.default_guard;
 	rt->worker.crew = st->crew;
 	rt->worker.index = st->index;
-	/* Not running yet: what is placed here waits for us, as for a
-	 * worker kicked awake (cleared at our first dispatch). */
-	atomic_store(&rt->worker.kicked, 1);
+	/* Not running yet: what is placed here waits for us. */
+	atomic_store(&rt->worker.looking, 1);
 	rt->worker.victim = (st->index + 1) % st->crew->n;
 	return rt;
 }

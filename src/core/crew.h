@@ -44,7 +44,9 @@ struct weft__worker {
 	atomic_uint nfresh;           /* its length, read by thieves */
 	atomic_int asleep;            /* in the loop's wait, or going there */
 	_Atomic int64_t handed_at;    /* a spawner gave us a task: no theft */
-	atomic_int kicked;            /* ... and woke us: none till we run */
+	/* Nothing to run: in the loop, spinning or asleep, or not started.
+	 * Such a worker takes its fresh tasks itself: no theft. */
+	atomic_int looking;
 	unsigned turn;                /* alternates the run and fresh queues */
 	unsigned victim;              /* where the last steal looked first */
 	/* weft_run on this thread: parked until the crew has no task. */
