@@ -30,6 +30,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "weft.h"
@@ -979,6 +980,171 @@ START_TEST(group_on_a_worker)
 }
 END_TEST
 
+/* ---- the end of a crew ---------------------------------------------------- */
+
+static void *spin_forever(void *arg)
+{
+	(void)arg;
+	for (;;)
+		weft_yield();
+	return NULL;
+}
+
+/* In a child: a crew whose tasks never end, on both workers, when the
+ * program returns from main.  The exit must be clean and prompt. */
+START_TEST(exit_while_workers_run)
+{
+	int64_t t0 = weft_now();
+	int status = -1;
+	pid_t pid = fork();
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int i;
+
+		if (weft_set_workers(2) != 0)
+			_exit(2);
+		for (i = 0; i < 8; i++)
+			if (weft_detach(weft_spawn(spin_forever, NULL)) != 0)
+				_exit(3);
+		for (i = 0; i < 8; i++)
+			if (weft_detach(weft_spawn(sleep_long, NULL)) != 0)
+				_exit(4);
+		weft_sleep(50);
+		exit(0);        /* atexit handlers run while workers run */
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "child status %#x", status);
+	ck_assert_int_lt(weft_now() - t0, 10000 * MS_NS);
+}
+END_TEST
+
+/* The thread that made the crew (worker 0) returns; the crew lives on:
+ * its runtime is kept, and the other worker still serves a channel. */
+struct founder {
+	weft_chan *ch;
+	int rc;
+};
+
+static void *echo_forever(void *arg)
+{
+	weft_chan *ch = arg;
+	int v;
+
+	while (weft_chan_recv(ch, &v) == 0)
+		if (weft_chan_send(ch, &v) != 0)
+			break;
+	return NULL;
+}
+
+/* A task of worker 1 that spawns and joins 8 tasks at each request. */
+static void *spawn_many_and_join(void *arg)
+{
+	weft_task *t[8];
+	int i, ok = 1;
+
+	(void)arg;
+	for (i = 0; i < 8; i++)
+		ok &= (t[i] = weft_spawn(nothing, U2P(i + 1))) != NULL;
+	for (i = 0; i < 8; i++) {
+		void *r = NULL;
+
+		ok &= t[i] && weft_join(t[i], &r) == 0 && r == U2P(i + 1);
+	}
+	return U2P(ok);
+}
+
+static weft_chan *spawner_req;
+
+static void *spawner_task(void *arg)
+{
+	int v;
+
+	(void)arg;
+	while (weft_chan_recv(spawner_req, &v) == 0) {
+		v = (int)P2U(spawn_many_and_join(NULL));
+		if (weft_chan_send(spawner_req, &v) != 0)
+			break;
+	}
+	return NULL;
+}
+
+static void *spawn_spawner_local(void *arg)
+{
+	weft_attr a;
+
+	weft_attr_init(&a);
+	weft_attr_setlocal(&a, 1);
+	WCHECK(weft_detach(weft_spawn_attr(spawner_task, arg, &a)) == 0);
+	return NULL;
+}
+
+/* From a plain thread: ask worker 1's spawner task to spawn and join. */
+static void *spawn_from_worker1(void *arg)
+{
+	struct founder *f = arg;
+	int v = 0;
+	int64_t saved = weft_deadline_push(weft_now() + GUARD_NS / 3);
+
+	if (weft_chan_send(spawner_req, &v) == 0 &&
+	    weft_chan_recv(spawner_req, &v) == 0)
+		f->rc = v == 1 ? 0 : 6;
+	weft_deadline_pop(saved);
+	return NULL;
+}
+
+static void *spawn_echo_local(void *arg)
+{
+	weft_attr a;
+
+	weft_attr_init(&a);
+	weft_attr_setlocal(&a, 1);
+	WCHECK(weft_detach(weft_spawn_attr(echo_forever, arg, &a)) == 0);
+	return NULL;
+}
+
+static void *found_and_leave(void *arg)
+{
+	struct founder *f = arg;
+
+	f->rc = weft_set_workers(2);
+	/* Local tasks on worker 1, kept after we are gone. */
+	if (f->rc == 0)
+		f->rc = run_on(1, spawn_echo_local, f->ch) == NULL ? 0 : 5;
+	if (f->rc == 0)
+		f->rc = run_on(1, spawn_spawner_local, NULL) == NULL ? 0 : 7;
+	return NULL;
+}
+
+START_TEST(crew_outlives_its_founding_thread)
+{
+	struct founder f = { 0 };
+	pthread_t th;
+	int v = 41;
+
+	if (!check_forks())
+		return;         /* one crew per process: this needs its own */
+	ck_assert_ptr_nonnull(f.ch = weft_chan_create(sizeof(int), 0));
+	ck_assert_ptr_nonnull(spawner_req = weft_chan_create(sizeof(int), 0));
+	ck_assert_int_eq(pthread_create(&th, NULL, found_and_leave, &f), 0);
+	ck_assert_int_eq(pthread_join(th, NULL), 0);
+	ck_assert_int_eq(f.rc, 0);
+	/* Main is no worker; the echo task on worker 1 still answers. */
+	ck_assert_int_eq(weft_worker(), 0);
+	ck_assert_int_eq(weft_chan_send(f.ch, &v), 0);
+	ck_assert_int_eq(weft_chan_recv(f.ch, &v), 0);
+	ck_assert_int_eq(v, 41);
+	ck_assert_int_eq(weft_chan_close(f.ch), 0);
+	/* A task spawned on worker 1 now is never placed on the runtime
+	 * whose thread is gone: it runs. */
+	f.rc = -1;
+	ck_assert_int_eq(pthread_create(&th, NULL, spawn_from_worker1, &f), 0);
+	ck_assert_int_eq(pthread_join(th, NULL), 0);
+	ck_assert_int_eq(f.rc, 0);
+}
+END_TEST
+
 static Suite *workers_suite(void)
 {
 	Suite *s = suite_create("workers");
@@ -1002,6 +1168,8 @@ static Suite *workers_suite(void)
 	tcase_add_test(tc, run_waits_for_every_worker);
 	tcase_add_test(tc, idle_crew_uses_no_cpu);
 	tcase_add_test(tc, group_on_a_worker);
+	tcase_add_test(tc, exit_while_workers_run);
+	tcase_add_test(tc, crew_outlives_its_founding_thread);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -88,7 +88,9 @@ static struct weft_rt *least_loaded(struct weft__crew *c, struct weft_rt *rt)
 	unsigned i;
 
 	for (i = 0; i < c->n; i++) {
-		if (!(v = crew_rt(c, i)) || v == rt)
+		if (!(v = crew_rt(c, i)) || v == rt ||
+		    atomic_load_explicit(&v->worker.departed,
+		    memory_order_relaxed))
 			continue;
 		if ((l = load_of(v)) < least) {
 			least = l;
@@ -324,6 +326,20 @@ int weft__crew_run(struct weft_rt *rt)
 			return err;
 	}
 	return 0;
+}
+
+void weft__crew_departed(struct weft_rt *rt)
+{
+	struct weft__worker *w = &rt->worker;
+	struct weft_rt *v;
+
+	/* Nothing is placed here any more, and what waits here is free to
+	 * steal at once: nobody will run it otherwise. */
+	atomic_store(&w->departed, 1);
+	atomic_store(&w->handed_at, 0);
+	atomic_store(&w->looking, 0);
+	if (atomic_load(&w->nfresh) && (v = claim_sleeper(w->crew, w->index)))
+		weft__loop_kick(v);
 }
 
 /* ---- fork --------------------------------------------------------------- */

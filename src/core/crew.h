@@ -47,6 +47,7 @@ struct weft__worker {
 	/* Nothing to run: in the loop, spinning or asleep, or not started.
 	 * Such a worker takes its fresh tasks itself: no theft. */
 	atomic_int looking;
+	atomic_int departed;          /* its thread has exited */
 	unsigned turn;                /* alternates the run and fresh queues */
 	unsigned victim;              /* where the last steal looked first */
 	/* weft_run on this thread: parked until the crew has no task. */
@@ -85,6 +86,10 @@ void weft__crew_task_ended(struct weft__crew *c);
 
 /* weft_run on a crew's runtime: park until no task of the crew is left. */
 int weft__crew_run(struct weft_rt *rt);
+
+/* The thread of a crew's runtime has exited (worker 0's may): nothing
+ * is placed there any more, its fresh tasks go to the others. */
+void weft__crew_departed(struct weft_rt *rt);
 
 /* In the child of fork(2): the runtime is alone again. */
 void weft__crew_forked(struct weft_rt *rt);

@@ -44,8 +44,10 @@ static void rt_destroy(void *p)
 	weft__tls_rt = NULL;
 	/* A crew lasts until the process exits (crew.h): its runtimes hold
 	 * records of each other's tasks.  Still registered, so reachable. */
-	if (rt->worker.crew)
+	if (rt->worker.crew) {
+		weft__crew_departed(rt);
 		return;
+	}
 	weft__debug_unregister(rt);
 	/* A task of ours saw its wait done while the other thread was still
 	 * posting the wake-up: let that thread finish with us first. */
