@@ -47,6 +47,7 @@
 
 #include "weft.h"
 #include "bench.h"
+#include "pingpong.h"
 
 #define DEFAULT_ROUNDS 1000000L
 #define LOCAL_REPS 11         /* same-thread loops take ~50 ms: more runs */
@@ -195,33 +196,17 @@ yield_ns(long yields)
 /* ---- channel ping-pong (one thread or two) -------------------------------- */
 
 struct pingpong {
-	weft_chan *ping, *pong;
-	long warm, rounds;            /* untimed, then timed round trips */
+	struct bench_pingpong pp;
 	pthread_barrier_t *bar;       /* two threads: start together */
-	int64_t t0, t1;
 };
 
 static void *
 pp_lead(void *arg)
 {
 	struct pingpong *p = arg;
-	long total = p->warm + p->rounds;
-	int v, w;
 
 	barrier_wait(p->bar);
-	for (long i = 0; i < total; i++) {
-		if (i == p->warm)
-			p->t0 = bench_now();
-		v = (int)i;
-		if (weft_chan_send(p->ping, &v) != 0 ||
-		    weft_chan_recv(p->pong, &w) != 0)
-			die("weft_chan_send/recv (lead)");
-		if (w != v) {
-			fprintf(stderr, "ping-pong: sent %d, got %d back\n", v, w);
-			exit(1);
-		}
-	}
-	p->t1 = bench_now();
+	bench_pingpong_lead(&p->pp);
 	return NULL;
 }
 
@@ -229,14 +214,9 @@ static void *
 pp_echo(void *arg)
 {
 	struct pingpong *p = arg;
-	long total = p->warm + p->rounds;
-	int v;
 
 	barrier_wait(p->bar);
-	for (long i = 0; i < total; i++)
-		if (weft_chan_recv(p->ping, &v) != 0 ||
-		    weft_chan_send(p->pong, &v) != 0)
-			die("weft_chan_recv/send (echo)");
+	bench_pingpong_echo(&p->pp);
 	return NULL;
 }
 
@@ -248,10 +228,10 @@ pingpong_ns(long rounds, int remote)
 	pthread_barrier_t bar;
 
 	memset(&p, 0, sizeof p);
-	p.ping = chan_create(0);
-	p.pong = chan_create(0);
-	p.warm = rounds / 10;
-	p.rounds = rounds;
+	p.pp.ping = chan_create(0);
+	p.pp.pong = chan_create(0);
+	p.pp.warm = rounds / 10;
+	p.pp.rounds = rounds;
 	if (remote) {
 		barrier_init(&bar);
 		p.bar = &bar;
@@ -260,9 +240,9 @@ pingpong_ns(long rounds, int remote)
 	} else {
 		spawn_join2(pp_lead, &p, pp_echo, &p);
 	}
-	weft_chan_destroy(p.ping);
-	weft_chan_destroy(p.pong);
-	return (double)(p.t1 - p.t0) / (double)rounds;
+	weft_chan_destroy(p.pp.ping);
+	weft_chan_destroy(p.pp.pong);
+	return (double)(p.pp.t1 - p.pp.t0) / (double)rounds;
 }
 
 /* ---- baseline: pthread mutex + condvar ping-pong -------------------------- */

@@ -73,6 +73,7 @@
 
 #include "weft.h"
 #include "bench.h"
+#include "pingpong.h"
 
 #define DEFAULT_ROUNDS 100000L
 #define REPS 5                   /* runs per figure; the median is printed */
@@ -417,34 +418,18 @@ spawn_join(struct sj *s, long n, enum sj_mode mode)
 /* ---- channel ping-pong ---------------------------------------------------- */
 
 struct pingpong {
-	weft_chan *ping, *pong;
-	long warm, rounds;            /* untimed, then timed round trips */
+	struct bench_pingpong pp;
 	int lead_w, echo_w;           /* workers the two must be on, or -1 */
-	int64_t t0, t1;
 };
 
 static void *
 pp_lead(void *arg)
 {
 	struct pingpong *p = arg;
-	long total = p->warm + p->rounds;
-	int v, w;
 
 	if (p->lead_w >= 0)
 		expect_worker(p->lead_w, "the ping-pong lead");
-	for (long i = 0; i < total; i++) {
-		if (i == p->warm)
-			p->t0 = bench_now();
-		v = (int)i;
-		if (weft_chan_send(p->ping, &v) != 0 ||
-		    weft_chan_recv(p->pong, &w) != 0)
-			die("weft_chan_send/recv (lead)");
-		if (w != v) {
-			fprintf(stderr, "ping-pong: sent %d, got %d back\n", v, w);
-			exit(1);
-		}
-	}
-	p->t1 = bench_now();
+	bench_pingpong_lead(&p->pp);
 	return NULL;
 }
 
@@ -452,15 +437,10 @@ static void *
 pp_echo(void *arg)
 {
 	struct pingpong *p = arg;
-	long total = p->warm + p->rounds;
-	int v;
 
 	if (p->echo_w >= 0)
 		expect_worker(p->echo_w, "the ping-pong echo");
-	for (long i = 0; i < total; i++)
-		if (weft_chan_recv(p->ping, &v) != 0 ||
-		    weft_chan_send(p->pong, &v) != 0)
-			die("weft_chan_recv/send (echo)");
+	bench_pingpong_echo(&p->pp);
 	return NULL;
 }
 
@@ -492,11 +472,11 @@ pingpong_ns(long rounds, enum pp_where where)
 	weft_task *echo, *lead;
 
 	memset(&p, 0, sizeof p);
-	if ((p.ping = weft_chan_create(sizeof(int), 0)) == NULL ||
-	    (p.pong = weft_chan_create(sizeof(int), 0)) == NULL)
+	if ((p.pp.ping = weft_chan_create(sizeof(int), 0)) == NULL ||
+	    (p.pp.pong = weft_chan_create(sizeof(int), 0)) == NULL)
 		die("weft_chan_create");
-	p.warm = rounds / 10;
-	p.rounds = rounds;
+	p.pp.warm = rounds / 10;
+	p.pp.rounds = rounds;
 	p.lead_w = p.echo_w = -1;
 	if (where == PP_THREADS) {
 		struct side sa = { pp_lead, &p }, sb = { pp_echo, &p };
@@ -518,9 +498,9 @@ pingpong_ns(long rounds, enum pp_where where)
 		join(lead);
 		join(echo);
 	}
-	weft_chan_destroy(p.ping);
-	weft_chan_destroy(p.pong);
-	return (double)(p.t1 - p.t0) / (double)rounds;
+	weft_chan_destroy(p.pp.ping);
+	weft_chan_destroy(p.pp.pong);
+	return (double)(p.pp.t1 - p.pp.t0) / (double)rounds;
 }
 
 /* ---- contended mutex -------------------------------------------------------- */
