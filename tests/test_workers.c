@@ -980,6 +980,94 @@ START_TEST(group_on_a_worker)
 }
 END_TEST
 
+/* ---- the rest of weft on a worker ------------------------------------------ */
+
+/* A one-shot HTTP server task: answers one request with "ok". */
+static void *http_once(void *arg)
+{
+	int lfd = (int)(intptr_t)arg, fd;
+	char req[2048];
+	static const char answer[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
+	    "Connection: close\r\n\r\nok";
+
+	fd = weft_accept(lfd, NULL, NULL);
+	WCHECK(fd >= 0);
+	if (fd < 0)
+		return NULL;
+	/* The request is small: one read holds its head. */
+	WCHECK(weft_read(fd, req, sizeof(req)) > 0);
+	WCHECK(weft_write(fd, answer, sizeof(answer) - 1) ==
+	    (ssize_t)sizeof(answer) - 1);
+	weft_close(fd);
+	return NULL;
+}
+
+static void *thread_id(void *arg)
+{
+	(void)arg;
+	return U2P(tid());
+}
+
+struct rest {
+	char url_ok[64], url_refused[64];
+};
+
+/* On worker 1: offload, a deadline, a refused fetch and a real one. */
+static void *rest_of_weft(void *arg)
+{
+	struct rest *r = arg;
+	weft_response *res;
+	const void *body;
+	void *result = NULL;
+	size_t len = 0;
+	int64_t t0, saved;
+	int ok = 1;
+
+	ok &= weft_worker() == 1;
+	ok &= weft_blocking(thread_id, NULL, &result) == 0 &&
+	    (pid_t)P2U(result) != tid();
+	t0 = weft_now();
+	saved = weft_deadline_push(t0 + 50 * MS_NS);
+	ok &= weft_sleep(5000) == -1 && errno == ETIMEDOUT;
+	weft_deadline_pop(saved);
+	ok &= weft_now() - t0 < 3000 * MS_NS;
+	errno = 0;
+	ok &= weft_fetch(r->url_refused, NULL) == NULL && errno == ECONNREFUSED;
+	res = weft_fetch(r->url_ok, NULL);
+	ok &= res != NULL && weft_response_status(res) == 200;
+	body = res ? weft_response_body(res, &len) : NULL;
+	ok &= body != NULL && len == 2 && memcmp(body, "ok", 2) == 0;
+	weft_response_free(res);
+	return U2P(ok);
+}
+
+START_TEST(offload_deadline_fetch_on_a_worker)
+{
+	struct rest r;
+	uint16_t port_ok, port_refused;
+	int lfd, rfd;
+	weft_attr a;
+
+	two_workers();
+	ck_assert_int_ge(lfd = loopback_socket(4, &port_ok), 0);
+	ck_assert_int_ge(rfd = loopback_socket(-1, &port_refused), 0);
+	snprintf(r.url_ok, sizeof(r.url_ok), "http://127.0.0.1:%u/",
+	    (unsigned)port_ok);
+	snprintf(r.url_refused, sizeof(r.url_refused), "http://127.0.0.1:%u/",
+	    (unsigned)port_refused);
+	weft_attr_init(&a);
+	weft_attr_setlocal(&a, 1);
+	weft_attr_setdetached(&a, 1);
+	ck_assert_ptr_nonnull(weft_spawn_attr(http_once,
+	    (void *)(intptr_t)lfd, &a));
+	ck_assert_int_eq((int)P2U(run_on(1, rest_of_weft, &r)), 1);
+	ck_assert_int_eq(weft_run(), 0);
+	assert_no_task_failure();
+	weft_close(lfd);
+	close(rfd);
+}
+END_TEST
+
 /* ---- the end of a crew ---------------------------------------------------- */
 
 static void *spin_forever(void *arg)
@@ -1168,6 +1256,7 @@ static Suite *workers_suite(void)
 	tcase_add_test(tc, run_waits_for_every_worker);
 	tcase_add_test(tc, idle_crew_uses_no_cpu);
 	tcase_add_test(tc, group_on_a_worker);
+	tcase_add_test(tc, offload_deadline_fetch_on_a_worker);
 	tcase_add_test(tc, exit_while_workers_run);
 	tcase_add_test(tc, crew_outlives_its_founding_thread);
 	suite_add_tcase(s, tc);
