@@ -17,8 +17,9 @@
 #include "base/sys.h"
 #include "core/runtime.h"
 
-/* A task placed on another worker is not stolen back for this long:
- * that worker is waking up, or finishing what it runs, to take it. */
+/* A worker's fresh tasks are not stolen for this long after one was
+ * placed there: it is waking up, or finishing what it runs, to take
+ * them. */
 #define HANDED_NS 1000000
 
 /* A fresh task that cannot have a stack (ENOMEM) is tried again after. */
@@ -116,10 +117,11 @@ void weft__crew_push(struct weft_rt *rt, struct weft_task *t)
 	struct weft_rt *v = least_loaded(c, rt);
 
 	/* The clock now, not the loop's last reading: a task that ran
-	 * long since would make it look old, and free to steal. */
-	if (v != rt)
-		atomic_store_explicit(&v->worker.handed_at, weft_now(),
-		    memory_order_relaxed);
+	 * long since would make it look old, and free to steal.  A task
+	 * kept at home is stamped too: a spawner busy accepting must not
+	 * see every task it keeps taken at once by an idle worker. */
+	atomic_store_explicit(&v->worker.handed_at, weft_now(),
+	    memory_order_relaxed);
 	fresh_add(&v->worker, t);
 	/* Sequentially consistent after the count: see crew.h, Sleeping. */
 	if (v != rt) {
