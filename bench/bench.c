@@ -5,6 +5,7 @@
 #include "config.h"
 #endif
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,4 +124,18 @@ bench_arg_count(const char *prog, const char *s)
 		exit(2);
 	}
 	return v;
+}
+
+void
+bench_die(const char *what)
+{
+	perror(what);
+	exit(1);
+}
+
+void
+bench_die_err(const char *what, int err)
+{
+	errno = err;
+	bench_die(what);
 }

@@ -32,6 +32,10 @@ double bench_swapcontext_ns(long switches, int reps);
 /* A "Key:   123 kB" value of /proc/self/status in bytes; -1 if missing. */
 long long bench_status_bytes(const char *key);
 
+/* perror(what) and exit(1); the same with errno set to err first. */
+void bench_die(const char *what) __attribute__((noreturn));
+void bench_die_err(const char *what, int err) __attribute__((noreturn));
+
 /* A positive count parsed from an argument, or exit with a message. */
 long bench_arg_count(const char *prog, const char *s);
 

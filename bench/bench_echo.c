@@ -91,12 +91,6 @@ struct conn {
 
 static int64_t window_begin, window_end;
 
-static void
-die(const char *what)
-{
-	perror(what);
-	exit(1);
-}
 
 static void
 set_nodelay(int fd)
@@ -105,7 +99,7 @@ set_nodelay(int fd)
 
 	/* Small request/response messages: never wait for Nagle. */
 	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) == -1)
-		die("setsockopt TCP_NODELAY");
+		bench_die("setsockopt TCP_NODELAY");
 }
 
 /* ---- weft server ------------------------------------------------------- */
@@ -167,9 +161,9 @@ serve_weft(int lfd, long clients)
 	struct acceptor_args a = { .lfd = lfd, .clients = clients };
 
 	if (weft_spawn(weft_acceptor, &a) == NULL)
-		die("weft_spawn");
+		bench_die("weft_spawn");
 	if (weft_run() != 0)
-		die("weft_run");
+		bench_die("weft_run");
 	return a.failed;
 }
 
@@ -216,7 +210,7 @@ serve_threads(int lfd, long clients)
 	int fd, err, failed = 0;
 
 	if (th == NULL)
-		die("calloc");
+		bench_die("calloc");
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, THREAD_STACK);
 	while (n < clients) {
@@ -338,9 +332,9 @@ client_connect(in_port_t port)
 	sa.sin_port = port;
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-		die("socket");
+		bench_die("socket");
 	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == -1)
-		die("connect");
+		bench_die("connect");
 	set_nodelay(fd);
 	return fd;
 }
@@ -379,22 +373,22 @@ run_clients(in_port_t port, long clients, int64_t window_ns, pid_t server,
 	struct client_report rep;
 
 	if (cs == NULL || ts == NULL)
-		die("calloc");
+		bench_die("calloc");
 	memset(&rep, 0, sizeof rep);
 	for (long i = 0; i < clients; i++)
 		cs[i].fd = client_connect(port);
 	window_begin = weft_now() + WARMUP_NS;
 	window_end = window_begin + window_ns;
 	if ((mon = weft_spawn(monitor_task, &m)) == NULL)
-		die("weft_spawn");
+		bench_die("weft_spawn");
 	for (long i = 0; i < clients; i++)
 		if ((ts[i] = weft_spawn(client_task, &cs[i])) == NULL)
-			die("weft_spawn");
+			bench_die("weft_spawn");
 	if (weft_join(mon, NULL) != 0)
-		die("weft_join");
+		bench_die("weft_join");
 	for (long i = 0; i < clients; i++) {
 		if (weft_join(ts[i], NULL) != 0)
-			die("weft_join");
+			bench_die("weft_join");
 		rep.trips += cs[i].trips;
 		rep.bad += cs[i].bad;
 		rep.failed += cs[i].failed;
@@ -403,7 +397,7 @@ run_clients(in_port_t port, long clients, int64_t window_ns, pid_t server,
 	rep.server_cpu = m.server_cpu;
 	rep.client_cpu = m.client_cpu;
 	if (write(out, &rep, sizeof rep) != (ssize_t)sizeof rep)
-		die("write");
+		bench_die("write");
 	free(ts);
 	free(cs);
 	return 0;
@@ -423,13 +417,13 @@ listen_any(in_port_t *port)
 	sa.sin_port = 0;
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-		die("socket");
+		bench_die("socket");
 	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) == -1)
-		die("bind");
+		bench_die("bind");
 	if (listen(fd, SOMAXCONN) == -1)
-		die("listen");
+		bench_die("listen");
 	if (getsockname(fd, (struct sockaddr *)&sa, &len) == -1)
-		die("getsockname");
+		bench_die("getsockname");
 	*port = sa.sin_port;
 	return fd;
 }
@@ -442,7 +436,7 @@ spawn_child(unsigned lifetime_s)
 	fflush(stdout);
 	fflush(stderr);
 	if ((pid = fork()) == -1)
-		die("fork");
+		bench_die("fork");
 	if (pid == 0) {
 		signal(SIGPIPE, SIG_IGN);
 		alarm(lifetime_s);
@@ -458,7 +452,7 @@ reap(pid_t pid, const char *who)
 
 	while (waitpid(pid, &status, 0) == -1)
 		if (errno != EINTR)
-			die("waitpid");
+			bench_die("waitpid");
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return 0;
 	if (WIFSIGNALED(status))
@@ -487,7 +481,7 @@ run_once(enum server_kind kind, long clients, int64_t window_ns,
 		    serve_threads(lfd, clients));
 	close(lfd);
 	if (pipe(p) == -1)
-		die("pipe");
+		bench_die("pipe");
 	client = spawn_child(lifetime);
 	if (client == 0) {
 		close(p[0]);

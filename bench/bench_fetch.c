@@ -115,12 +115,6 @@ struct run {
 static in_port_t server_port;   /* network byte order */
 static pid_t server_pid;
 
-static void
-die(const char *what)
-{
-	perror(what);
-	exit(1);
-}
 
 static void *
 xcalloc(size_t n, size_t size)
@@ -128,7 +122,7 @@ xcalloc(size_t n, size_t size)
 	void *p = calloc(n, size);
 
 	if (p == NULL)
-		die("calloc");
+		bench_die("calloc");
 	return p;
 }
 
@@ -297,7 +291,7 @@ listen_any(in_port_t *port)
 	    bind(fd, (struct sockaddr *)&sa, sizeof sa) == -1 ||
 	    listen(fd, SOMAXCONN) == -1 ||
 	    getsockname(fd, (struct sockaddr *)&sa, &len) == -1)
-		die("fetch: server: listen");
+		bench_die("fetch: server: listen");
 	*port = sa.sin_port;
 	return fd;
 }
@@ -310,10 +304,10 @@ start_server(void)
 	in_port_t port;
 
 	if (pipe2(portp, O_CLOEXEC) == -1 || pipe2(life, O_CLOEXEC) == -1)
-		die("pipe2");
+		bench_die("pipe2");
 	fflush(stdout);
 	if ((server_pid = fork()) == -1)
-		die("fork");
+		bench_die("fork");
 	if (server_pid == 0) {
 		signal(SIGPIPE, SIG_IGN);
 		alarm(SERVER_LIFETIME);
@@ -326,7 +320,7 @@ start_server(void)
 		if (weft_spawn(server_lifeline, (void *)(intptr_t)life[0]) ==
 		    NULL ||
 		    weft_spawn(server_accept, (void *)(intptr_t)lfd) == NULL)
-			die("fetch: server: weft_spawn");
+			bench_die("fetch: server: weft_spawn");
 		weft_run();
 		_exit(1);
 	}
@@ -362,7 +356,7 @@ server_stats(long long *served_out, double *cpu_out)
 	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
 	    connect(fd, (struct sockaddr *)&sa, sizeof sa) == -1 ||
 	    write(fd, req, sizeof req - 1) != (ssize_t)(sizeof req - 1))
-		die("fetch: asking the server for /stats");
+		bench_die("fetch: asking the server for /stats");
 	while (len < sizeof buf - 1 &&
 	    (n = read(fd, buf + len, sizeof buf - 1 - len)) > 0)
 		len += (size_t)n;
@@ -456,7 +450,7 @@ spawn_batch(struct batch *b, weft_task **tasks)
 		shares[t].count = per + (t < extra);
 		at += shares[t].count;
 		if ((tasks[t] = weft_spawn(fetch_share, &shares[t])) == NULL)
-			die("weft_spawn");
+			bench_die("weft_spawn");
 	}
 	return shares;
 }
@@ -466,7 +460,7 @@ join_all(weft_task **tasks, long n)
 {
 	for (long t = 0; t < n; t++)
 		if (weft_join(tasks[t], NULL) != 0)
-			die("weft_join");
+			bench_die("weft_join");
 }
 
 /* Wall time of one batch, in ns. */
@@ -544,10 +538,10 @@ weft_mem(struct report *r)
 	rss0 = bench_status_bytes("VmRSS");
 	shares = spawn_batch(&b, tasks);
 	if ((mon = weft_spawn(mem_monitor, &m)) == NULL)
-		die("weft_spawn");
+		bench_die("weft_spawn");
 	join_all(tasks, MEM_INFLIGHT);
 	if (weft_join(mon, NULL) != 0)
-		die("weft_join");
+		bench_die("weft_join");
 	r->rss_delta = m.rss - rss0;
 	r->done_at_sample = m.done;
 	r->ok = b.ok + warm.ok;
@@ -581,7 +575,7 @@ easy_new(const char *url, struct sink *s)
 	CURL *e = curl_easy_init();
 
 	if (e == NULL)
-		die("curl_easy_init");
+		bench_die("curl_easy_init");
 	curl_easy_setopt(e, CURLOPT_URL, url);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, sink_write);
@@ -683,7 +677,7 @@ multi_new(void)
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	if ((m = curl_multi_init()) == NULL)
-		die("curl_multi_init");
+		bench_die("curl_multi_init");
 	return m;
 }
 
@@ -758,11 +752,11 @@ write_curl_config(char *path, char **urls, long n)
 
 	strcpy(path, "/tmp/bench_fetch.XXXXXX");
 	if ((fd = mkstemp(path)) == -1 || (f = fdopen(fd, "w")) == NULL)
-		die("mkstemp");
+		bench_die("mkstemp");
 	for (long i = 0; i < n; i++)
 		fprintf(f, "url = \"%s\"\noutput = \"/dev/null\"\n", urls[i]);
 	if (fclose(f) != 0)
-		die("write curl config");
+		bench_die("write curl config");
 }
 
 static pid_t
@@ -806,7 +800,7 @@ run_client(enum client c, struct run *out)
 
 	memset(out, 0, sizeof *out);
 	if (pipe2(p, O_CLOEXEC) == -1)
-		die("pipe2");
+		bench_die("pipe2");
 	server_stats(&served0, &cpu0);
 	fflush(stdout);
 	fflush(stderr);
@@ -831,7 +825,7 @@ run_client(enum client c, struct run *out)
 		_exit(0);
 	}
 	if (pid == -1)
-		die(c == CURL_TOOL || c == CURL_TOOL_ONE ? "spawn curl" :
+		bench_die(c == CURL_TOOL || c == CURL_TOOL_ONE ? "spawn curl" :
 		    "fork");
 	close(p[1]);
 	if (c != CURL_TOOL && c != CURL_TOOL_ONE)
@@ -841,7 +835,7 @@ run_client(enum client c, struct run *out)
 	close(p[0]);
 	while (wait4(pid, &status, 0, &ru) == -1)
 		if (errno != EINTR)
-			die("wait4");
+			bench_die("wait4");
 	out->wall_ns = (double)(bench_now() - t0);
 	out->client_cpu_s = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
 	    (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
@@ -1101,6 +1095,6 @@ main(int argc, char **argv)
 	close(life);
 	while (waitpid(server_pid, &status, 0) == -1)
 		if (errno != EINTR)
-			die("waitpid");
+			bench_die("waitpid");
 	return failed;
 }

@@ -59,19 +59,7 @@
 #define TARGET_REMOTE 0.1     /* weft / pthread round trip across threads */
 #define TARGET_MUTEX 2.0      /* weft / pthread uncontended lock+unlock */
 
-static void
-die(const char *what)
-{
-	perror(what);
-	exit(1);
-}
 
-static void
-die_err(const char *what, int err)
-{
-	errno = err;
-	die(what);
-}
 
 static const char *
 verdict(double ratio, double target)
@@ -97,7 +85,7 @@ chan_create(size_t capacity)
 	weft_chan *ch = weft_chan_create(sizeof(int), capacity);
 
 	if (ch == NULL)
-		die("weft_chan_create");
+		bench_die("weft_chan_create");
 	return ch;
 }
 
@@ -109,7 +97,7 @@ spawn_join2(void *(*fa)(void *), void *a, void *(*fb)(void *), void *b)
 
 	if (ta == NULL || tb == NULL || weft_join(ta, NULL) != 0 ||
 	    weft_join(tb, NULL) != 0)
-		die("weft_spawn/weft_join");
+		bench_die("weft_spawn/weft_join");
 }
 
 /* ---- running one task on each of two new threads ------------------------ */
@@ -127,7 +115,7 @@ side_main(void *arg)
 	weft_task *t = weft_spawn(s->fn, s->arg);
 
 	if (t == NULL || weft_join(t, NULL) != 0)
-		die("weft_spawn/weft_join (thread)");
+		bench_die("weft_spawn/weft_join (thread)");
 	return NULL;
 }
 
@@ -143,10 +131,10 @@ threads2(void *(*fn_a)(void *), void *a, void *(*fn_b)(void *), void *b,
 	    weft ? (void *)&sa : a)) != 0 ||
 	    (err = pthread_create(&tb, NULL, weft ? side_main : fn_b,
 	    weft ? (void *)&sb : b)) != 0)
-		die_err("pthread_create", err);
+		bench_die_err("pthread_create", err);
 	if ((err = pthread_join(ta, NULL)) != 0 ||
 	    (err = pthread_join(tb, NULL)) != 0)
-		die_err("pthread_join", err);
+		bench_die_err("pthread_join", err);
 }
 
 static void
@@ -158,7 +146,7 @@ barrier_wait(pthread_barrier_t *bar)
 		return;
 	err = pthread_barrier_wait(bar);
 	if (err != 0 && err != PTHREAD_BARRIER_SERIAL_THREAD)
-		die_err("pthread_barrier_wait", err);
+		bench_die_err("pthread_barrier_wait", err);
 }
 
 static void
@@ -167,7 +155,7 @@ barrier_init(pthread_barrier_t *bar)
 	int err = pthread_barrier_init(bar, NULL, 2);
 
 	if (err != 0)
-		die_err("pthread_barrier_init", err);
+		bench_die_err("pthread_barrier_init", err);
 }
 
 /* ---- weft_yield switch ---------------------------------------------------- */
@@ -262,7 +250,7 @@ turn_lock(struct turn *t)
 	int err = pthread_mutex_lock(&t->mu);
 
 	if (err != 0)
-		die_err("pthread_mutex_lock", err);
+		bench_die_err("pthread_mutex_lock", err);
 }
 
 static void
@@ -271,7 +259,7 @@ turn_unlock(struct turn *t)
 	int err = pthread_mutex_unlock(&t->mu);
 
 	if (err != 0)
-		die_err("pthread_mutex_unlock", err);
+		bench_die_err("pthread_mutex_unlock", err);
 }
 
 /* With the mutex held: wait until it is side's turn. */
@@ -282,7 +270,7 @@ turn_await(struct turn *t, int side)
 
 	while (t->turn != side)
 		if ((err = pthread_cond_wait(&t->cv[side], &t->mu)) != 0)
-			die_err("pthread_cond_wait", err);
+			bench_die_err("pthread_cond_wait", err);
 }
 
 /* With the mutex held: hand the turn to the other side. */
@@ -293,7 +281,7 @@ turn_give(struct turn *t, int side)
 
 	t->turn = !side;
 	if ((err = pthread_cond_signal(&t->cv[!side])) != 0)
-		die_err("pthread_cond_signal", err);
+		bench_die_err("pthread_cond_signal", err);
 }
 
 static void *
@@ -340,7 +328,7 @@ pthread_pingpong_ns(long rounds)
 	if (pthread_mutex_init(&t.mu, NULL) != 0 ||
 	    pthread_cond_init(&t.cv[0], NULL) != 0 ||
 	    pthread_cond_init(&t.cv[1], NULL) != 0)
-		die("pthread_mutex_init/pthread_cond_init");
+		bench_die("pthread_mutex_init/pthread_cond_init");
 	barrier_init(&t.bar);
 	t.turn = 0;
 	t.warm = rounds / 10;
@@ -373,7 +361,7 @@ flow_producer(void *arg)
 		int v = (int)i;
 
 		if (weft_chan_send(f->ch, &v) != 0)
-			die("weft_chan_send (producer)");
+			bench_die("weft_chan_send (producer)");
 	}
 	return NULL;
 }
@@ -390,7 +378,7 @@ flow_consumer(void *arg)
 		if (i == f->warm)
 			f->t0 = bench_now();
 		if (weft_chan_recv(f->ch, &v) != 0)
-			die("weft_chan_recv (consumer)");
+			bench_die("weft_chan_recv (consumer)");
 		if (v != (int)i) {
 			fprintf(stderr, "flow: expected %d, got %d\n", (int)i, v);
 			exit(1);
@@ -434,7 +422,7 @@ weft_mutex_ns(long n)
 
 	for (long i = 0; i < n; i++)
 		if (weft_mutex_lock(&m) != 0 || weft_mutex_unlock(&m) != 0)
-			die("weft_mutex_lock/unlock");
+			bench_die("weft_mutex_lock/unlock");
 	return (double)(bench_now() - t0) / (double)n;
 }
 
@@ -446,7 +434,7 @@ pthread_mutex_ns(long n)
 
 	for (long i = 0; i < n; i++)
 		if (pthread_mutex_lock(&m) != 0 || pthread_mutex_unlock(&m) != 0)
-			die("pthread_mutex_lock/unlock");
+			bench_die("pthread_mutex_lock/unlock");
 	return (double)(bench_now() - t0) / (double)n;
 }
 
@@ -462,10 +450,10 @@ contender(void *arg)
 
 	for (long i = 0; i < c->iters; i++) {
 		if (weft_mutex_lock(&c->m) != 0)
-			die("weft_mutex_lock (contended)");
+			bench_die("weft_mutex_lock (contended)");
 		weft_yield();
 		if (weft_mutex_unlock(&c->m) != 0)
-			die("weft_mutex_unlock (contended)");
+			bench_die("weft_mutex_unlock (contended)");
 	}
 	return NULL;
 }
@@ -480,19 +468,19 @@ contended_ns(long pairs)
 
 	memset(&c, 0, sizeof c);
 	if (weft_mutex_init(&c.m) != 0)
-		die("weft_mutex_init");
+		bench_die("weft_mutex_init");
 	c.iters = pairs / CONTENDERS;
 	if (c.iters < 1)
 		c.iters = 1;
 	t0 = bench_now();
 	for (int i = 0; i < CONTENDERS; i++)
 		if ((t[i] = weft_spawn(contender, &c)) == NULL)
-			die("weft_spawn");
+			bench_die("weft_spawn");
 	for (int i = 0; i < CONTENDERS; i++)
 		if (weft_join(t[i], NULL) != 0)
-			die("weft_join");
+			bench_die("weft_join");
 	if (weft_mutex_destroy(&c.m) != 0)
-		die("weft_mutex_destroy");
+		bench_die("weft_mutex_destroy");
 	return (double)(bench_now() - t0) / (double)(c.iters * CONTENDERS);
 }
 
@@ -628,9 +616,9 @@ main(int argc, char **argv)
 
 	/* Phase 2: an idle second thread exists for the rest of the run. */
 	if (pipe(idle_pipe) != 0)
-		die("pipe");
+		bench_die("pipe");
 	if ((err = pthread_create(&idle, NULL, idle_main, NULL)) != 0)
-		die_err("pthread_create", err);
+		bench_die_err("pthread_create", err);
 	printf("sync: phase 2, an idle second thread blocked on a pipe read "
 	    "(%s)\n", threading_state());
 	mutexes(&z, "2 threads");
@@ -639,7 +627,7 @@ main(int argc, char **argv)
 
 	close(idle_pipe[1]);
 	if ((err = pthread_join(idle, NULL)) != 0)
-		die_err("pthread_join", err);
+		bench_die_err("pthread_join", err);
 	close(idle_pipe[0]);
 	return 0;
 }

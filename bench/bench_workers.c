@@ -96,19 +96,7 @@
 #define cpu_relax() ((void)0)
 #endif
 
-static void
-die(const char *what)
-{
-	perror(what);
-	exit(1);
-}
 
-static void
-die_err(const char *what, int err)
-{
-	errno = err;
-	die(what);
-}
 
 static const char *
 verdict(double ratio, double target)
@@ -222,18 +210,18 @@ fanout_ms(long iters, int local, uint64_t *sum)
 
 	weft_attr_init(&attr);
 	if (weft_attr_setlocal(&attr, local) != 0)
-		die("weft_attr_setlocal");
+		bench_die("weft_attr_setlocal");
 	t0 = bench_now();
 	for (int i = 0; i < TASKS; i++) {
 		jobs[i].iters = iters;
 		jobs[i].seed = (uint64_t)i + 1;
 		jobs[i].out = 0;
 		if ((t[i] = weft_spawn_attr(fan_task, &jobs[i], &attr)) == NULL)
-			die("weft_spawn_attr (fan-out)");
+			bench_die("weft_spawn_attr (fan-out)");
 	}
 	for (int i = 0; i < TASKS; i++)
 		if (weft_join(t[i], NULL) != 0)
-			die("weft_join (fan-out)");
+			bench_die("weft_join (fan-out)");
 	t0 = bench_now() - t0;
 	for (int i = 0; i < TASKS; i++)
 		s += jobs[i].out;
@@ -292,7 +280,7 @@ start_on_1(struct place *p, void *(*fn)(void *), void *arg)
 		p->arg = arg;
 		atomic_store(&p->where, 0);
 		if ((t = weft_spawn(trampoline, p)) == NULL)
-			die("weft_spawn (trampoline)");
+			bench_die("weft_spawn (trampoline)");
 		/* Worker 0 is held here, so only worker 1 can start it. */
 		while ((w = atomic_load(&p->where)) == 0 &&
 		    bench_now() - t0 < PLACE_SPIN_NS)
@@ -307,7 +295,7 @@ start_on_1(struct place *p, void *(*fn)(void *), void *arg)
 			return t;     /* started on worker 1 as we gave up */
 		misplaced++;
 		if (weft_join(t, NULL) != 0)
-			die("weft_join (trampoline)");
+			bench_die("weft_join (trampoline)");
 	}
 	fprintf(stderr, "bench_workers: no task started on worker 1 in %d "
 	    "tries\n", PLACE_TRIES);
@@ -323,9 +311,9 @@ start_on_0(void *(*fn)(void *), void *arg)
 
 	weft_attr_init(&attr);
 	if (weft_attr_setlocal(&attr, 1) != 0)
-		die("weft_attr_setlocal");
+		bench_die("weft_attr_setlocal");
 	if ((t = weft_spawn_attr(fn, arg, &attr)) == NULL)
-		die("weft_spawn_attr (local)");
+		bench_die("weft_spawn_attr (local)");
 	return t;
 }
 
@@ -333,7 +321,7 @@ static void
 join(weft_task *t)
 {
 	if (weft_join(t, NULL) != 0)
-		die("weft_join");
+		bench_die("weft_join");
 }
 
 /* Tasks that must be on a given worker say so when they are not. */
@@ -380,7 +368,7 @@ sj_loop(void *arg)
 	expect_worker(0, "the spawn+join loop");
 	weft_attr_init(&attr);
 	if (weft_attr_setlocal(&attr, s->mode == SJ_LOCAL) != 0)
-		die("weft_attr_setlocal");
+		bench_die("weft_attr_setlocal");
 	s->on_1 = s->late = 0;
 	t0 = bench_now();
 	for (long i = 0; i < s->n; i++) {
@@ -388,7 +376,7 @@ sj_loop(void *arg)
 
 		atomic_store_explicit(&sj_where, 0, memory_order_relaxed);
 		if ((t = weft_spawn_attr(sj_empty, NULL, &attr)) == NULL)
-			die("weft_spawn_attr (spawn+join)");
+			bench_die("weft_spawn_attr (spawn+join)");
 		if (s->mode == SJ_CROSS) {
 			int64_t w0 = bench_now();
 
@@ -457,7 +445,7 @@ side_main(void *arg)
 	weft_task *t = weft_spawn(s->fn, s->arg);
 
 	if (t == NULL || weft_join(t, NULL) != 0)
-		die("weft_spawn/weft_join (thread)");
+		bench_die("weft_spawn/weft_join (thread)");
 	return NULL;
 }
 
@@ -474,7 +462,7 @@ pingpong_ns(long rounds, enum pp_where where)
 	memset(&p, 0, sizeof p);
 	if ((p.pp.ping = weft_chan_create(sizeof(int), 0)) == NULL ||
 	    (p.pp.pong = weft_chan_create(sizeof(int), 0)) == NULL)
-		die("weft_chan_create");
+		bench_die("weft_chan_create");
 	p.pp.warm = rounds / 10;
 	p.pp.rounds = rounds;
 	p.lead_w = p.echo_w = -1;
@@ -485,10 +473,10 @@ pingpong_ns(long rounds, enum pp_where where)
 
 		if ((err = pthread_create(&ta, NULL, side_main, &sa)) != 0 ||
 		    (err = pthread_create(&tb, NULL, side_main, &sb)) != 0)
-			die_err("pthread_create", err);
+			bench_die_err("pthread_create", err);
 		if ((err = pthread_join(ta, NULL)) != 0 ||
 		    (err = pthread_join(tb, NULL)) != 0)
-			die_err("pthread_join", err);
+			bench_die_err("pthread_join", err);
 	} else {
 		p.lead_w = 0;
 		p.echo_w = where == PP_CROSS ? 1 : 0;
@@ -540,10 +528,10 @@ weft_contender(void *arg)
 	c->t0[k->side] = bench_now();
 	for (long i = 0; i < c->n; i++) {
 		if (weft_mutex_lock(&c->wm) != 0)
-			die("weft_mutex_lock");
+			bench_die("weft_mutex_lock");
 		c->count++;
 		if (weft_mutex_unlock(&c->wm) != 0)
-			die("weft_mutex_unlock");
+			bench_die("weft_mutex_unlock");
 	}
 	c->t1[k->side] = bench_now();
 	return NULL;
@@ -560,10 +548,10 @@ pthread_contender(void *arg)
 	c->t0[k->side] = bench_now();
 	for (long i = 0; i < c->n; i++) {
 		if ((err = pthread_mutex_lock(&c->pm)) != 0)
-			die_err("pthread_mutex_lock", err);
+			bench_die_err("pthread_mutex_lock", err);
 		c->count++;
 		if ((err = pthread_mutex_unlock(&c->pm)) != 0)
-			die_err("pthread_mutex_unlock", err);
+			bench_die_err("pthread_mutex_unlock", err);
 	}
 	c->t1[k->side] = bench_now();
 	return NULL;
@@ -581,9 +569,9 @@ contend_rate(long n, int weft)
 
 	memset(&c, 0, sizeof c);
 	if (weft_mutex_init(&c.wm) != 0)
-		die("weft_mutex_init");
+		bench_die("weft_mutex_init");
 	if ((err = pthread_mutex_init(&c.pm, NULL)) != 0)
-		die_err("pthread_mutex_init", err);
+		bench_die_err("pthread_mutex_init", err);
 	c.n = n;
 	if (weft) {
 		weft_task *b = start_on_1(&pl, weft_contender, &k1);
@@ -596,10 +584,10 @@ contend_rate(long n, int weft)
 		if ((err = pthread_create(&ta, NULL, pthread_contender,
 		    &k0)) != 0 || (err = pthread_create(&tb, NULL,
 		    pthread_contender, &k1)) != 0)
-			die_err("pthread_create", err);
+			bench_die_err("pthread_create", err);
 		if ((err = pthread_join(ta, NULL)) != 0 ||
 		    (err = pthread_join(tb, NULL)) != 0)
-			die_err("pthread_join", err);
+			bench_die_err("pthread_join", err);
 	}
 	if (c.count != 2 * n) {
 		fprintf(stderr, "bench_workers: %s mutex: counter %ld after "
@@ -622,7 +610,7 @@ start_spinner(void)
 	pid_t pid = fork();
 
 	if (pid < 0)
-		die("fork");
+		bench_die("fork");
 	if (pid == 0) {
 		volatile unsigned long spin = 0;
 
@@ -694,7 +682,7 @@ main(int argc, char **argv)
 	/* Phase 2: the crew. */
 	set_part("weft_set_workers(2)");
 	if (weft_set_workers(WORKERS) != 0)
-		die("weft_set_workers");
+		bench_die("weft_set_workers");
 	expect_worker(0, "main");
 
 	set_part("fan-out, 2 workers");

@@ -11,13 +11,6 @@
 #include "bench.h"
 #include "pingpong.h"
 
-static void
-fail(const char *what)
-{
-	perror(what);
-	exit(1);
-}
-
 void
 bench_pingpong_lead(struct bench_pingpong *p)
 {
@@ -30,7 +23,7 @@ bench_pingpong_lead(struct bench_pingpong *p)
 		v = (int)i;
 		if (weft_chan_send(p->ping, &v) != 0 ||
 		    weft_chan_recv(p->pong, &w) != 0)
-			fail("weft_chan_send/recv (lead)");
+			bench_die("weft_chan_send/recv (lead)");
 		if (w != v) {
 			fprintf(stderr, "ping-pong: sent %d, got %d back\n", v, w);
 			exit(1);
@@ -48,5 +41,5 @@ bench_pingpong_echo(struct bench_pingpong *p)
 	for (long i = 0; i < total; i++)
 		if (weft_chan_recv(p->ping, &v) != 0 ||
 		    weft_chan_send(p->pong, &v) != 0)
-			fail("weft_chan_recv/send (echo)");
+			bench_die("weft_chan_recv/send (echo)");
 }
