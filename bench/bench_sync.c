@@ -47,7 +47,7 @@
 
 #include "weft.h"
 #include "bench.h"
-#include "pingpong.h"
+#include "bench_weft.h"
 
 #define DEFAULT_ROUNDS 1000000L
 #define LOCAL_REPS 11         /* same-thread loops take ~50 ms: more runs */
@@ -100,42 +100,7 @@ spawn_join2(void *(*fa)(void *), void *a, void *(*fb)(void *), void *b)
 		bench_die("weft_spawn/weft_join");
 }
 
-/* ---- running one task on each of two new threads ------------------------ */
-
-struct side {
-	void *(*fn)(void *);
-	void *arg;
-};
-
-/* A thread of its own runtime: spawn the task, join it. */
-static void *
-side_main(void *arg)
-{
-	struct side *s = arg;
-	weft_task *t = weft_spawn(s->fn, s->arg);
-
-	if (t == NULL || weft_join(t, NULL) != 0)
-		bench_die("weft_spawn/weft_join (thread)");
-	return NULL;
-}
-
-static void
-threads2(void *(*fn_a)(void *), void *a, void *(*fn_b)(void *), void *b,
-    int weft)
-{
-	struct side sa = { fn_a, a }, sb = { fn_b, b };
-	pthread_t ta, tb;
-	int err;
-
-	if ((err = pthread_create(&ta, NULL, weft ? side_main : fn_a,
-	    weft ? (void *)&sa : a)) != 0 ||
-	    (err = pthread_create(&tb, NULL, weft ? side_main : fn_b,
-	    weft ? (void *)&sb : b)) != 0)
-		bench_die_err("pthread_create", err);
-	if ((err = pthread_join(ta, NULL)) != 0 ||
-	    (err = pthread_join(tb, NULL)) != 0)
-		bench_die_err("pthread_join", err);
-}
+/* ---- two threads starting together -------------------------------------- */
 
 static void
 barrier_wait(pthread_barrier_t *bar)
@@ -223,7 +188,7 @@ pingpong_ns(long rounds, int remote)
 	if (remote) {
 		barrier_init(&bar);
 		p.bar = &bar;
-		threads2(pp_lead, &p, pp_echo, &p, 1);
+		bench_threads2(pp_lead, &p, pp_echo, &p, 1);
 		pthread_barrier_destroy(&bar);
 	} else {
 		spawn_join2(pp_lead, &p, pp_echo, &p);
@@ -333,7 +298,7 @@ pthread_pingpong_ns(long rounds)
 	t.turn = 0;
 	t.warm = rounds / 10;
 	t.rounds = rounds;
-	threads2(turn_lead, &t, turn_echo, &t, 0);
+	bench_threads2(turn_lead, &t, turn_echo, &t, 0);
 	pthread_barrier_destroy(&t.bar);
 	pthread_cond_destroy(&t.cv[0]);
 	pthread_cond_destroy(&t.cv[1]);
@@ -402,7 +367,7 @@ flow_rate(long n, int remote)
 	if (remote) {
 		barrier_init(&bar);
 		f.bar = &bar;
-		threads2(flow_producer, &f, flow_consumer, &f, 1);
+		bench_threads2(flow_producer, &f, flow_consumer, &f, 1);
 		pthread_barrier_destroy(&bar);
 	} else {
 		spawn_join2(flow_producer, &f, flow_consumer, &f);

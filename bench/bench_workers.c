@@ -73,7 +73,7 @@
 
 #include "weft.h"
 #include "bench.h"
-#include "pingpong.h"
+#include "bench_weft.h"
 
 #define DEFAULT_ROUNDS 100000L
 #define REPS 5                   /* runs per figure; the median is printed */
@@ -432,23 +432,6 @@ pp_echo(void *arg)
 	return NULL;
 }
 
-/* A thread outside the crew, with a runtime of its own: spawn, join. */
-struct side {
-	void *(*fn)(void *);
-	void *arg;
-};
-
-static void *
-side_main(void *arg)
-{
-	struct side *s = arg;
-	weft_task *t = weft_spawn(s->fn, s->arg);
-
-	if (t == NULL || weft_join(t, NULL) != 0)
-		bench_die("weft_spawn/weft_join (thread)");
-	return NULL;
-}
-
 enum pp_where { PP_CROSS, PP_SAME, PP_THREADS };
 
 /* ns per round trip. */
@@ -467,16 +450,9 @@ pingpong_ns(long rounds, enum pp_where where)
 	p.pp.rounds = rounds;
 	p.lead_w = p.echo_w = -1;
 	if (where == PP_THREADS) {
-		struct side sa = { pp_lead, &p }, sb = { pp_echo, &p };
-		pthread_t ta, tb;
-		int err;
-
-		if ((err = pthread_create(&ta, NULL, side_main, &sa)) != 0 ||
-		    (err = pthread_create(&tb, NULL, side_main, &sb)) != 0)
-			bench_die_err("pthread_create", err);
-		if ((err = pthread_join(ta, NULL)) != 0 ||
-		    (err = pthread_join(tb, NULL)) != 0)
-			bench_die_err("pthread_join", err);
+		/* Two threads outside the crew, each with a runtime of
+		 * its own. */
+		bench_threads2(pp_lead, &p, pp_echo, &p, 1);
 	} else {
 		p.lead_w = 0;
 		p.echo_w = where == PP_CROSS ? 1 : 0;

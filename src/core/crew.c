@@ -44,23 +44,42 @@ static struct weft_rt *crew_rt(struct weft__crew *c, unsigned i)
 
 /* ---- the fresh queues ------------------------------------------------- */
 
-/* Claim a sleeping worker other than skip (it is no longer counted as
- * asleep, and will be kicked); NULL if none sleeps. */
+/* Count v out of the sleepers if it is one (the waker, or v itself on
+ * waking: whoever clears asleep counts); whether it was. */
+static int wake_claim(struct weft__crew *c, struct weft_rt *v)
+{
+	if (!atomic_load(&v->worker.asleep) ||
+	    !atomic_exchange(&v->worker.asleep, 0))
+		return 0;
+	atomic_fetch_sub(&c->sleepers, 1);
+	return 1;
+}
+
+/* Claim a sleeping worker other than skip, to be kicked; NULL if none
+ * sleeps. */
 static struct weft_rt *claim_sleeper(struct weft__crew *c, unsigned skip)
 {
-	unsigned k, i;
+	unsigned k;
 	struct weft_rt *v;
 
-	for (k = 1; k < c->n; k++) {
-		i = (skip + k) % c->n;
-		if (!(v = crew_rt(c, i)) || !atomic_load(&v->worker.asleep))
-			continue;
-		if (atomic_exchange(&v->worker.asleep, 0)) {
-			atomic_fetch_sub(&c->sleepers, 1);
+	for (k = 1; k < c->n; k++)
+		if ((v = crew_rt(c, (skip + k) % c->n)) && wake_claim(c, v))
 			return v;
-		}
-	}
 	return NULL;
+}
+
+/*
+ * From when a thief may take w's fresh tasks: never (INT64_MAX) when
+ * there are none, or when w is looking for work itself (in its loop,
+ * spinning, asleep, or not started: it takes them, however late the
+ * kernel runs it); else HANDED_NS after the last one placed there.
+ */
+static int64_t stealable_at(struct weft__worker *w)
+{
+	if (!atomic_load(&w->nfresh) || atomic_load(&w->looking))
+		return INT64_MAX;
+	return atomic_load_explicit(&w->handed_at, memory_order_relaxed) +
+	    HANDED_NS;
 }
 
 static void fresh_add(struct weft__worker *w, struct weft_task *t)
@@ -125,20 +144,19 @@ void weft__crew_push(struct weft_rt *rt, struct weft_task *t)
 	fresh_add(&v->worker, t);
 	/* Sequentially consistent after the count: see crew.h, Sleeping. */
 	if (v != rt) {
-		if (atomic_load(&v->worker.asleep) &&
-		    atomic_exchange(&v->worker.asleep, 0)) {
-			atomic_fetch_sub(&c->sleepers, 1);
+		if (wake_claim(c, v))
 			weft__loop_kick(v);
-		}
 		return;
 	}
-	/* Ours; a second one waiting here is for a sleeper to steal. */
+	/* Ours; for a second one waiting here a sleeper wakes, to take it
+	 * if we have not by HANDED_NS (weft__crew_idle). */
 	if (atomic_load(&w->nfresh) > 1 && atomic_load(&c->sleepers) &&
 	    (v = claim_sleeper(c, w->index)))
 		weft__loop_kick(v);
 }
 
-/* Take up to max tasks off w's fresh queue into *out; how many. */
+/* Take up to max tasks off w's fresh queue into *out (max 0: a thief's
+ * half, if stealable_at allows by now); how many. */
 static unsigned fresh_take(struct weft__worker *w, struct weft__queue *out,
     unsigned max, int64_t now)
 {
@@ -147,11 +165,7 @@ static unsigned fresh_take(struct weft__worker *w, struct weft__queue *out,
 
 	if (!atomic_load_explicit(&w->nfresh, memory_order_relaxed))
 		return 0;
-	/* A thief leaves alone what was just handed to another worker:
-	 * it is on its way to run it. */
-	if (max == 0 && (atomic_load(&w->looking) ||
-	    now - atomic_load_explicit(&w->handed_at, memory_order_relaxed) <
-	    HANDED_NS))
+	if (max == 0 && now < stealable_at(w))
 		return 0;
 	fresh_lock(w);
 	if (max == 0)                 /* a thief: half, rounded up */
@@ -250,36 +264,47 @@ struct weft_task *weft__crew_next(struct weft_rt *rt)
 
 /* ---- sleeping ----------------------------------------------------------- */
 
-static int any_fresh(struct weft__crew *c)
+/* When rt has fresh work: 0 (now: its own, or another worker's it may
+ * steal), the time it may steal some, or INT64_MAX. */
+static int64_t work_at(struct weft_rt *rt)
 {
+	struct weft__crew *c = rt->worker.crew;
+	int64_t at = INT64_MAX, when;
 	struct weft_rt *v;
 	unsigned i;
 
+	if (atomic_load(&rt->worker.nfresh))
+		return 0;
 	for (i = 0; i < c->n; i++)
-		if ((v = crew_rt(c, i)) && atomic_load(&v->worker.nfresh))
-			return 1;
-	return 0;
+		if ((v = crew_rt(c, i)) && v != rt &&
+		    (when = stealable_at(&v->worker)) < at)
+			at = when;
+	return at;
 }
 
-int weft__crew_idle(struct weft_rt *rt)
+int weft__crew_idle(struct weft_rt *rt, int64_t *timeout)
 {
 	struct weft__worker *w = &rt->worker;
+	int64_t at, now;
 
 	atomic_store(&w->asleep, 1);
 	atomic_fetch_add(&w->crew->sleepers, 1);
-	if (!any_fresh(w->crew))
+	if ((at = work_at(rt)) == INT64_MAX)
 		return 0;
+	now = weft_now();
+	if (at > now) {
+		/* Only tasks we may not steal yet: sleep until we may. */
+		if (*timeout < 0 || *timeout > at - now)
+			*timeout = at - now;
+		return 0;
+	}
 	weft__crew_awake(rt);
 	return 1;
 }
 
 void weft__crew_awake(struct weft_rt *rt)
 {
-	struct weft__worker *w = &rt->worker;
-
-	/* A spawner that kicked us cleared it and counted us out. */
-	if (atomic_exchange(&w->asleep, 0))
-		atomic_fetch_sub(&w->crew->sleepers, 1);
+	wake_claim(rt->worker.crew, rt);
 }
 
 /* ---- counting, and weft_run ------------------------------------------- */

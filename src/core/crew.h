@@ -12,7 +12,8 @@
  *
  * Sleeping.  A worker about to sleep in its poller says so (asleep, and
  * the crew's count of sleepers), then looks once more at every fresh
- * queue; a spawner pushes, then looks at the count and kicks one sleeper.
+ * queue (sleeping no longer than until it may steal what it sees there);
+ * a spawner pushes, then looks at the count and kicks one sleeper.
  * Both sides store before they load (sequentially consistent), so a fresh
  * task is never left while a worker sleeps.
  *
@@ -74,9 +75,10 @@ struct weft_task *weft__crew_next(struct weft_rt *rt);
 /* A fresh task spawned on rt: queue it, and kick a sleeping worker. */
 void weft__crew_push(struct weft_rt *rt, struct weft_task *t);
 
-/* rt's loop is about to sleep: 1 if fresh work turned up (do not
- * sleep); else rt is marked asleep until weft__crew_awake. */
-int weft__crew_idle(struct weft_rt *rt);
+/* rt's loop is about to sleep for *timeout ns (-1: no end): 1 if fresh
+ * work is there to take (do not sleep); else rt is marked asleep until
+ * weft__crew_awake, and *timeout cut to when work it sees may be stolen. */
+int weft__crew_idle(struct weft_rt *rt, int64_t *timeout);
 void weft__crew_awake(struct weft_rt *rt);
 
 /* A task of the crew was spawned (count it) or returned (uncount it;

@@ -326,7 +326,7 @@ void weft__loop_step(struct weft_rt *rt, int block)
 		}
 		/* A worker sleeps only when no fresh task waits anywhere. */
 		if (timeout != 0 && rt->worker.crew) {
-			if (weft__crew_idle(rt))
+			if (weft__crew_idle(rt, &timeout))
 				return;
 			asleep = 1;
 		}

@@ -75,6 +75,20 @@ static void task_unlock(struct weft_task *t)
 	atomic_store_explicit(&t->lock, 0, memory_order_release);
 }
 
+/* The handle's fields of any task: locked only for a crew's, which other
+ * threads may touch; a runtime alone stays lock-free. */
+static void handle_lock(struct weft_task *t)
+{
+	if (t->crew)
+		task_lock(t);
+}
+
+static void handle_unlock(struct weft_task *t)
+{
+	if (t->crew)
+		task_unlock(t);
+}
+
 /* Other workers read how many tasks run here (crew.c, placing). */
 static void bound_add(struct weft_rt *rt, int delta)
 {
@@ -207,6 +221,29 @@ static void reap(struct weft_rt *rt, struct weft_task *t, int running)
 
 /* ---- life of a task ----------------------------------------------------- */
 
+static void task_loop(void *arg);
+
+/*
+ * A stack for t, by the attributes it was spawned with and rt's defaults,
+ * bound to it.  In a crew, tasks of other runtimes' pools run here too:
+ * first make room in the timer heap for every task that may wait here,
+ * so that no wait fails for want of memory.  NULL and ENOMEM.
+ */
+static struct weft__stack *stack_for(struct weft_rt *rt, struct weft_task *t)
+{
+	struct weft__stack *s;
+
+	if (rt->worker.crew && weft__heap_reserve(&rt->loop.timers,
+	    rt->tasks.nchunks * CHUNK_TASKS + rt->tasks.bound + 2) == -1)
+		return NULL;
+	s = weft__stack_get(&rt->stacks, t->want_size ? t->want_size :
+	    rt->stacks.default_size, t->want_guard == WEFT_GUARD_AUTO ?
+	    rt->stacks.default_guard : t->want_guard, task_loop);
+	if (s)
+		s->task = t;
+	return s;
+}
+
 /*
  * A crew's task has returned.  Its stack goes back to this worker's cache
  * first (the context still runs on it until the switch below, and only
@@ -311,25 +348,16 @@ static weft_task *spawn(void *(*fn)(void *), void *arg,
 	movable = crew && !a.local && !service;
 	if (!(t = task_alloc(rt)))
 		return weft__fail_null(ENOMEM);
-	if (crew && weft__heap_reserve(&rt->loop.timers,
-	    rt->tasks.nchunks * CHUNK_TASKS + rt->tasks.bound + 2) == -1) {
+	t->want_size = a.stack_size;
+	t->want_guard = a.guard;
+	/* A task that may move gets its stack where it first runs. */
+	if (!movable && !(s = stack_for(rt, t))) {
 		task_free(rt, t);
 		return weft__fail_null(ENOMEM);
 	}
-	t->want_size = a.stack_size;
-	t->want_guard = a.guard;
-	if (!movable) {
-		s = weft__stack_get(&rt->stacks, a.stack_size ? a.stack_size :
-		    rt->stacks.default_size, a.guard == WEFT_GUARD_AUTO ?
-		    rt->stacks.default_guard : a.guard, task_loop);
-		if (!s) {
-			task_free(rt, t);
-			return weft__fail_null(ENOMEM);
-		}
-		s->task = t;
-	}
-	if (crew)
-		task_lock(t);
+	/* t->crew is what the record held before: NULL, or this crew (a
+	 * record never leaves its crew), so the lock choice is right. */
+	handle_lock(t);
 	t->rt = rt;                   /* a record may come from another worker */
 	t->stack = s;
 	t->crew = crew;
@@ -337,8 +365,7 @@ static weft_task *spawn(void *(*fn)(void *), void *arg,
 	t->id = new_id(&rt->tasks);
 	atomic_store_explicit(&t->finished, 0, memory_order_relaxed);
 	__atomic_store_n(&t->cancelled, 0, __ATOMIC_RELAXED);
-	if (crew)
-		task_unlock(t);
+	handle_unlock(t);
 	t->fn = fn;
 	t->arg = arg;
 	t->result = NULL;
@@ -379,17 +406,10 @@ static weft_task *spawn(void *(*fn)(void *), void *arg,
 
 int weft__task_bind(struct weft_rt *rt, struct weft_task *t)
 {
-	struct weft__stack *s;
+	struct weft__stack *s = stack_for(rt, t);
 
-	if (weft__heap_reserve(&rt->loop.timers,
-	    rt->tasks.nchunks * CHUNK_TASKS + rt->tasks.bound + 2) == -1)
-		return -1;
-	s = weft__stack_get(&rt->stacks, t->want_size ? t->want_size :
-	    rt->stacks.default_size, t->want_guard == WEFT_GUARD_AUTO ?
-	    rt->stacks.default_guard : t->want_guard, task_loop);
 	if (!s)
 		return -1;
-	s->task = t;
 	task_lock(t);
 	t->rt = rt;
 	t->stack = s;
@@ -445,17 +465,15 @@ static int task_claimed(struct weft_task *t)
 {
 	int claimed;
 
-	if (!t->crew)
-		return t->detached || t->joiner || t->adopted;
-	task_lock(t);
+	handle_lock(t);
 	claimed = t->detached || t->joiner || t->adopted;
-	task_unlock(t);
+	handle_unlock(t);
 	return claimed;
 }
 
 int weft__task_joinable(struct weft_rt *rt, struct weft_task *t)
 {
-	if (!t || own_task(t) != rt || !rt)
+	if (!rt || own_task(t) != rt)
 		return EINVAL;
 	if (t == weft__self(rt))
 		return EDEADLK;
@@ -474,22 +492,16 @@ int weft__task_parked(const struct weft_task *t)
 
 void weft__task_set_joiner(struct weft_task *t, struct weft_task *joiner)
 {
-	if (!t->crew) {
-		t->joiner = joiner;
-		return;
-	}
-	task_lock(t);
+	handle_lock(t);
 	t->joiner = joiner;
-	task_unlock(t);
+	handle_unlock(t);
 }
 
 void weft__task_adopt(struct weft_task *t)
 {
-	if (t->crew)
-		task_lock(t);
+	handle_lock(t);
 	t->adopted = 1;
-	if (t->crew)
-		task_unlock(t);
+	handle_unlock(t);
 }
 
 void weft__task_reap(struct weft_rt *rt, struct weft_task *t, void **result)

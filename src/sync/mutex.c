@@ -127,9 +127,8 @@ static int lock_slow(struct weft__mutex *m, struct weft_rt *rt,
 	int err, retry = 0;
 
 	for (;;) {
-		now = since ? weft_now() : 0;
 		err = wait_once(m, rt, self, flags, retry,
-		    since && now - since >= STARVE_NS);
+		    since && weft_now() - since >= STARVE_NS);
 		if (err != EAGAIN)
 			return err;     /* 0: handed over, owner set to us */
 		if (take(m, self))
