@@ -158,9 +158,10 @@ report(long n, double wall, double base, double pages, int64_t t0,
 	printf("  baselines: 1 task %.1f ms, committing %ld pages %.1f ms\n",
 	    base, n, pages);
 	printf("sleep: N=%ld  beyond the 100 ms sleep %.0f ns/task, "
-	    "page commit alone %.0f ns/task; spawn loop %.1f ms, all asleep "
-	    "at %.1f ms\n", n, (wall - base) * 1e6 / (double)n,
-	    pages * 1e6 / (double)n, (double)(t_spawned - t0) / 1e6,
+	    "page commit alone %.0f ns/task (%.2fx the page floor); spawn "
+	    "loop %.1f ms, all asleep at %.1f ms\n", n,
+	    (wall - base) * 1e6 / (double)n, pages * 1e6 / (double)n,
+	    (wall - base) / pages, (double)(t_spawned - t0) / 1e6,
 	    (double)(snap->at - t0) / 1e6);
 	printf("sleep: N=%ld  RSS/task %.0f B all asleep", n, asleep);
 	if (hwm >= 0)

@@ -361,11 +361,13 @@ struct weft_stats {
 	uint64_t stacks_canary;   /* arena stacks, in use or cached */
 	uint64_t stacks_cached;   /* ready for reuse */
 	uint64_t arenas;          /* arena mappings */
+	uint64_t arenas_resting;  /* of which no stack is in use: unmapped
+	                             after a second of rest */
 	uint64_t guard_budget;    /* guarded stacks the process may still map */
 	uint64_t poller_changes;  /* descriptors registered with (or changed
 	                             in, or removed from) the thread's epoll
 	                             set: not one per wait */
-	uint64_t reserved_[7];
+	uint64_t reserved_[6];
 };
 WEFT_API int weft_stats(struct weft_stats *st);
 

@@ -473,6 +473,67 @@ START_TEST(cache_is_bounded)
 }
 END_TEST
 
+/*
+ * An arena whose last stack came back rests: still mapped, so the next
+ * burst of tasks reuses its pages instead of faulting in new ones, and
+ * unmapped once it has rested a second (the loop looks while it waits).
+ */
+static void *sleep_fn(void *ms)
+{
+	ck_assert_int_eq(weft_sleep((int64_t)P2U(ms)), 0);
+	return NULL;
+}
+
+static void spawn_park_join(int n, int guard)
+{
+	weft_task **t = calloc((size_t)n, sizeof(*t));
+	int i;
+
+	ck_assert_ptr_nonnull(t);
+	for (i = 0; i < n; i++) {
+		t[i] = spawn_with(park_fn, U2P(i), 0, guard);
+		ck_assert_ptr_nonnull(t[i]);
+	}
+	for (i = 0; i < n; i++)
+		ck_assert_int_eq(weft_join(t[i], NULL), 0);
+	free(t);
+}
+
+static void check_arenas_rest(int guard)
+{
+	/* More than the cache (64) and than one arena's slots (256). */
+	enum { N = 1000 };
+	struct weft_stats st0, st1, st2, st3;
+
+	st0 = stats();
+	spawn_park_join(N, guard);
+	st1 = stats();
+	ck_assert_uint_gt(st1.arenas, st0.arenas);
+	ck_assert_uint_ge(st1.arenas_resting, 1);
+	ck_assert_uint_le(st1.arenas_resting, st1.arenas);
+	/* A second burst finds the resting arenas: no new mapping. */
+	spawn_park_join(N, guard);
+	st2 = stats();
+	ck_assert_uint_eq(st2.arenas, st1.arenas);
+	ck_assert_uint_ge(st2.arenas_resting, 1);
+	/* Past a second of rest they go back to the system: main waits
+	 * in the loop (its own weft_sleep would sleep the thread). */
+	ck_assert_int_eq(weft_join(weft_spawn(sleep_fn, U2P(1300)), NULL), 0);
+	st3 = stats();
+	ck_assert_uint_eq(st3.arenas_resting, 0);
+	ck_assert_uint_eq(st3.arenas, st2.arenas - st2.arenas_resting);
+	/* The cached stacks keep theirs. */
+	ck_assert_uint_ge(st3.arenas, 1);
+	ck_assert_uint_eq(st3.stacks_cached, st2.stacks_cached);
+}
+
+START_TEST(arenas_rest_then_go)
+{
+	check_arenas_rest(WEFT_GUARD_PAGE);
+	check_arenas_rest(WEFT_GUARD_CANARY);
+}
+END_TEST
+
 /* Resident set size in bytes, from /proc/self/statm. */
 static long rss_bytes(void)
 {
@@ -1185,6 +1246,7 @@ static Suite *stack_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, stack_reuse);
 	tcase_add_test(tc, cache_is_bounded);
+	tcase_add_test(tc, arenas_rest_then_go);
 	tcase_add_test(tc, cached_stack_pages_given_back);
 	tcase_add_test(tc, cached_stack_pages_given_back_alone);
 	suite_add_tcase(s, tc);

@@ -331,6 +331,9 @@ void weft__loop_step(struct weft_rt *rt, int block)
 			asleep = 1;
 		}
 	}
+	/* Arenas that have rested long enough go back to the system; a
+	 * loop about to sleep wakes when the next one is due. */
+	weft__stacks_tidy(&rt->stacks, rt->view.clock, block ? &timeout : NULL);
 	/* Without blocking, look at the poller only for fds, the pool and
 	 * fetch: shared objects come through the mailbox, drained above. */
 	if (timeout != 0 || s->external > s->shared)

@@ -228,6 +228,7 @@ void weft__rt_stats(struct weft_rt *rt, struct weft_stats *st)
 	st->stacks_canary = rt->stacks.ncanary;
 	st->stacks_cached = rt->stacks.ncached;
 	st->arenas = rt->stacks.narenas;
+	st->arenas_resting = rt->stacks.nresting;
 	st->guard_budget = weft__stack_guard_budget();
 	st->poller_changes = rt->loop.poller ?
 	    weft__poller_changes(rt->loop.poller) : 0;

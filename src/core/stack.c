@@ -29,8 +29,12 @@
  * A stack whose task has finished still holds a suspended context in the
  * task loop (task.c); the cache keeps such stacks so that the next spawn
  * resumes that context instead of building a new one.  Past the cache a
- * stack goes back to its arena, and an arena with no stack in use is
- * unmapped.  A stack is never unmapped by the code running on it:
+ * stack goes back to its arena.  An arena with no stack in use rests, still
+ * mapped and first in line for new stacks, and is unmapped once it has
+ * rested REST_NS: the loop looks (weft__stacks_tidy).  Unmapping it at once
+ * made a burst of tasks pay for freeing its pages inside the burst, and
+ * the next burst pay again for faulting them in, which on a VM costs more
+ * than the tasks' own work.  A stack is never unmapped by the code running on it:
  * weft__stack_put with running set leaves it as a zombie, destroyed on the
  * next call.
  */
@@ -46,6 +50,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/sys.h"
 #include "core/stack.h"
 
@@ -69,8 +74,9 @@
 #endif
 
 #define CANARY_SLOTS 256u        /* stacks per canary arena */
-#define GUARDED_SLOTS 64u        /* stacks per guarded arena */
+#define GUARDED_SLOTS 256u       /* stacks per guarded arena */
 #define CACHE_MAX 64u
+#define REST_NS 1000000000       /* an empty arena stays mapped this long */
 #define SLOT_TOP_RESERVE 64u     /* top of a canary slot: the canary above */
 
 struct weft__arena {
@@ -87,6 +93,8 @@ struct weft__arena {
 	unsigned inuse;
 	unsigned char guards_in;           /* every slot's guard region is in */
 	struct weft__lifo free;            /* freed slots, descriptors intact */
+	struct weft__link rest;            /* in the list of resting arenas */
+	int64_t rest_since;                /* when its last stack came back */
 };
 
 /* ---- the process-wide mapping budget ------------------------------------ */
@@ -231,19 +239,23 @@ static _Atomic int no_batched_guards;
  */
 static void arena_guards_in(struct weft__arena *a)
 {
-	struct iovec v[GUARDED_SLOTS];
+	struct iovec *v;
+	ssize_t r;
 	unsigned i;
 
 	if (!guard_regions || !a->guard || a->guards_in ||
-	    a->nslots > GUARDED_SLOTS || atomic_load_explicit(
-	    &no_batched_guards, memory_order_relaxed))
+	    atomic_load_explicit(&no_batched_guards, memory_order_relaxed))
+		return;
+	/* Not on the stack: a spawning task's may be small. */
+	if (!(v = weft__malloc(a->nslots * sizeof(*v))))
 		return;
 	for (i = 0; i < a->nslots; i++) {
 		v[i].iov_base = a->base + (size_t)i * a->slot_size;
 		v[i].iov_len = a->guard;
 	}
-	if (weft__sys_madvise_ranges(v, a->nslots, MADV_GUARD_INSTALL) ==
-	    (ssize_t)(a->nslots * a->guard)) {
+	r = weft__sys_madvise_ranges(v, a->nslots, MADV_GUARD_INSTALL);
+	free(v);
+	if (r == (ssize_t)(a->nslots * a->guard)) {
 		a->guards_in = 1;
 		return;
 	}
@@ -263,6 +275,7 @@ static struct weft__arena *arena_new(struct weft__stacks *st, size_t size,
 		return NULL;
 	weft__link_init(&a->room);
 	weft__link_init(&a->all);
+	weft__link_init(&a->rest);
 	a->size = size;
 	a->guard = guarded ? st->page : 0;
 	a->slot_size = size + a->guard;
@@ -285,8 +298,17 @@ static struct weft__arena *arena_new(struct weft__stacks *st, size_t size,
 	return a;
 }
 
+static void arena_wake(struct weft__stacks *st, struct weft__arena *a)
+{
+	if (weft__link_linked(&a->rest)) {
+		weft__list_remove(&st->resting, &a->rest);
+		st->nresting--;
+	}
+}
+
 static void arena_free(struct weft__stacks *st, struct weft__arena *a)
 {
+	arena_wake(st, a);
 	weft__list_remove(&st->arenas, &a->room);
 	weft__list_remove(&st->all_arenas, &a->all);
 	weft__sys_munmap(a->map, a->len);
@@ -345,7 +367,8 @@ static struct weft__stack *arena_take(struct weft__stacks *st,
 		weft__lifo_push(&a->free, &s->node);
 		return NULL;
 	}
-	a->inuse++;
+	if (a->inuse++ == 0)
+		arena_wake(st, a);
 	if (!arena_has_room(a))
 		weft__list_remove(&st->arenas, &a->room);
 	return s;
@@ -440,16 +463,37 @@ static void destroy(struct weft__stacks *st, struct weft__stack *s)
 	} else {
 		st->ncanary--;
 	}
-	if (--a->inuse == 0) {
-		arena_free(st, a);
-		return;
-	}
 	/* No probe here: faulting in the zero page under each of thousands
 	 * of freed stacks would cost more than it saves. */
 	if (s->low_sp < keep_from(st, s))
 		give_back_pages(st, s);
 	weft__lifo_push(&a->free, &s->node);
 	arena_list(st, a);
+	if (--a->inuse == 0) {
+		a->rest_since = weft_now();
+		weft__list_push_back(&st->resting, &a->rest);
+		st->nresting++;
+	}
+}
+
+void weft__stacks_tidy_slow(struct weft__stacks *st, int64_t now,
+    int64_t *timeout)
+{
+	struct weft__arena *a;
+	int64_t due;
+
+	while (!weft__list_empty(&st->resting)) {
+		a = weft__container_of(st->resting.first, struct weft__arena,
+		    rest);
+		due = weft__add_ns(a->rest_since, REST_NS);
+		if (due > now) {
+			if (timeout && *timeout != 0 &&
+			    (*timeout < 0 || *timeout > due - now))
+				*timeout = due - now;
+			return;
+		}
+		arena_free(st, a);
+	}
 }
 
 /* Does the caller run on s?  A worker binds a fresh task's stack

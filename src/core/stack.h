@@ -46,6 +46,9 @@ struct weft__stacks {
 	struct weft__stack *zombie;  /* released while still running on it */
 	struct weft__list arenas;    /* arenas with a free slot */
 	struct weft__list all_arenas;
+	struct weft__list resting;   /* arenas with no stack in use, oldest
+	                                first */
+	uint64_t nresting;
 	size_t page;
 	size_t default_size;         /* runtime default, page-rounded */
 	int default_guard;
@@ -99,6 +102,21 @@ static inline void weft__stack_switch_out(struct weft__stack *s)
 	if (s->canary && weft__unlikely(*s->canary != weft__canary_value(s->canary)))
 		weft__overflow_report(s, "canary overwritten, seen at switch",
 		    NULL);
+}
+
+/*
+ * Unmap the arenas that have had no stack in use for a while (stack.c).
+ * With timeout (the loop's wait, ns, -1 for none), cut it to end when the
+ * next one is due, so a loop with nothing else to do still gives the
+ * memory back.
+ */
+void weft__stacks_tidy_slow(struct weft__stacks *st, int64_t now,
+    int64_t *timeout);
+static inline void weft__stacks_tidy(struct weft__stacks *st, int64_t now,
+    int64_t *timeout)
+{
+	if (st->nresting)
+		weft__stacks_tidy_slow(st, now, timeout);
 }
 
 /* The process-wide guard-page budget still available. */
