@@ -474,6 +474,12 @@ START_TEST(user_agent)
 	run_in_task(&c);
 	expect_ok(&c, 200, "agent-under-test/2.0 (x)", 24);
 	call_free(&c);
+
+	/* The runtime's next fetch reuses that easy handle: reset. */
+	call_setup(&c, srv, "/user-agent");
+	run_in_task(&c);
+	expect_ok(&c, 200, dflt, strlen(dflt));
+	call_free(&c);
 	stop_server(srv);
 }
 END_TEST
@@ -954,9 +960,18 @@ START_TEST(bad_urls)
 		 * exchange"), so nothing local is read either. */
 		"file:///dev/null", "ftp://127.0.0.1:1/", "dict://127.0.0.1:1/"
 	};
+	struct http_server *srv;
 	struct call c;
 	size_t i;
 
+	/* After a fetch that connected, so the handles the bad URLs reuse
+	 * remember a connection: the error must not say it made one. */
+	srv = start_server();
+	call_setup(&c, srv, "/body");
+	run_in_task(&c);
+	expect_ok(&c, 200, "hello, weft\n", 12);
+	call_free(&c);
+	stop_server(srv);
 	for (i = 0; i < sizeof(urls) / sizeof(urls[0]); i++) {
 		call_setup(&c, NULL, urls[i]);
 		c.optp = &c.opts;

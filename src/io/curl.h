@@ -18,6 +18,7 @@ struct weft__curl {
 	CURLcode (*easy_getinfo)(CURL *, CURLINFO, ...);
 	CURLcode (*easy_perform)(CURL *);
 	void (*easy_cleanup)(CURL *);
+	void (*easy_reset)(CURL *);
 	const char *(*easy_strerror)(CURLcode);
 	CURLM *(*multi_init)(void);
 	CURLMcode (*multi_setopt)(CURLM *, CURLMoption, ...);
@@ -57,6 +58,7 @@ int weft__curl_load(const char **why);
 #define curl_easy_getinfo weft__curl.easy_getinfo
 #define curl_easy_perform weft__curl.easy_perform
 #define curl_easy_cleanup weft__curl.easy_cleanup
+#define curl_easy_reset weft__curl.easy_reset
 #define curl_easy_strerror weft__curl.easy_strerror
 #define curl_multi_init weft__curl.multi_init
 #define curl_multi_setopt weft__curl.multi_setopt

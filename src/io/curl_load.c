@@ -27,6 +27,7 @@ static const struct {
 } entries[] = {
 	ENTRY(global_init), ENTRY(easy_init), ENTRY(easy_setopt),
 	ENTRY(easy_getinfo), ENTRY(easy_perform), ENTRY(easy_cleanup),
+	ENTRY(easy_reset),
 	ENTRY(easy_strerror), ENTRY(multi_init), ENTRY(multi_setopt),
 	ENTRY(multi_add_handle), ENTRY(multi_remove_handle),
 	ENTRY(multi_assign), ENTRY(multi_socket_action),

@@ -18,10 +18,18 @@ struct weft__header {
 	char *value;
 };
 
+/*
+ * A runtime's idle easy handles (fetch_driver.c), reset and ready: a fetch
+ * in a task takes one instead of making one, and gives it back at the end.
+ * Making and cleaning up a handle was a seventh of a GET's CPU.
+ */
+struct weft__shelf;
+
 /* One exchange, on the fetching task's stack while it waits. */
 struct weft__transfer {
 	struct weft__link link;      /* in the driver's transfers in flight */
 	CURL *easy;
+	struct weft__shelf *shelf;   /* where easy goes back; NULL: freed */
 	struct weft_task *task;
 	struct weft_fetch_opts opts;
 	struct curl_slist *req_headers;
@@ -67,6 +75,13 @@ void weft__transfer_free(struct weft__transfer *x);
  * (err, msg: why it ended early; 0 and NULL: libcurl's result says). */
 weft_response *weft__transfer_finish(struct weft_task *self,
     struct weft__transfer *x, int err, const char *msg);
+
+/* fetch_driver.c: the calling thread's shelf (NULL and errno when its
+ * fetch driver cannot be made); a handle from it, or NULL when it has none
+ * (the caller makes one); give one back, reset, or free it when full. */
+struct weft__shelf *weft__fetch_shelf(struct weft_rt *rt);
+CURL *weft__shelf_take(struct weft__shelf *sh);
+void weft__shelf_give(struct weft__shelf *sh, CURL *e);
 
 /* fetch_driver.c: inside a task, hand x to the runtime's multi handle
  * and park until it is done. */

@@ -32,8 +32,17 @@
 
 #define DRIVER_STACK ((size_t)512 * 1024)   /* libcurl and TLS go deep */
 
+/* Idle easy handles kept: as many as fetches in flight, up to this. */
+#define SHELF_MAX 64
+
+struct weft__shelf {
+	CURL *idle[SHELF_MAX];
+	unsigned n;
+};
+
 struct fetcher {
 	struct weft_rt *rt;
+	struct weft__shelf shelf;
 	struct weft__poller *poller;
 	CURLM *multi;
 	CURLSH *share;               /* TLS sessions, for every fetch here */
@@ -408,6 +417,9 @@ static void fetcher_term(void *part)
 		curl_multi_remove_handle(f->multi, x->easy);
 		weft__transfer_free(x);
 	}
+	/* Before the share: the handles still name it. */
+	while (f->shelf.n)
+		curl_easy_cleanup(f->shelf.idle[--f->shelf.n]);
 	curl_multi_cleanup(f->multi);
 	curl_share_cleanup(f->share);
 	weft__list_each_safe(l, tmp, &f->origins)
@@ -502,6 +514,30 @@ static const char *wait_words(int err)
 }
 
 /* Inside a task: hand the transfer to the multi handle and park. */
+struct weft__shelf *weft__fetch_shelf(struct weft_rt *rt)
+{
+	struct fetcher *f = weft__rt_part(rt, &fetcher_type);
+
+	return f ? &f->shelf : NULL;
+}
+
+CURL *weft__shelf_take(struct weft__shelf *sh)
+{
+	return sh->n ? sh->idle[--sh->n] : NULL;
+}
+
+/* Reset here rather than at the next take: the strings its options
+ * copied (URL, body, headers) go now. */
+void weft__shelf_give(struct weft__shelf *sh, CURL *e)
+{
+	if (sh->n == SHELF_MAX) {
+		curl_easy_cleanup(e);
+		return;
+	}
+	curl_easy_reset(e);
+	sh->idle[sh->n++] = e;
+}
+
 weft_response *weft__fetch_parked(struct weft_rt *rt,
     struct weft__transfer *x)
 {

@@ -25,8 +25,11 @@
 
 void weft__transfer_free(struct weft__transfer *x)
 {
-	if (x->easy)
+	if (x->easy && x->shelf)
+		weft__shelf_give(x->shelf, x->easy);
+	else if (x->easy)
 		curl_easy_cleanup(x->easy);
+	x->easy = NULL;
 	if (x->req_headers)
 		curl_slist_free_all(x->req_headers);
 	free(x->body);
@@ -240,8 +243,12 @@ static int transfer_setup(struct weft__transfer *x, const char *url,
 	CURL *e;
 	int rc = 0;
 
-	if (weft__fault(WEFT__FAULT_CURL) || !(e = x->easy = curl_easy_init()))
+	if (weft__fault(WEFT__FAULT_CURL))
 		return weft__fail(ENOMEM);
+	e = x->shelf ? weft__shelf_take(x->shelf) : NULL;
+	if (!e && !(e = curl_easy_init()))
+		return weft__fail(ENOMEM);
+	x->easy = e;
 	x->url = url;
 	rc |= curl_easy_setopt(e, CURLOPT_URL, url);
 	/* HTTP only, also where a redirect points. */
@@ -485,6 +492,9 @@ weft_response *weft_fetch(const char *url, const weft_fetch_opts *opts)
 		if (!timeout || left < timeout)
 			timeout = left;
 	}
+	/* Without its driver a fetch in a task fails below, saying why. */
+	if (weft__in_task(rt))
+		x.shelf = weft__fetch_shelf(rt);
 	if (transfer_setup(&x, url, timeout) == -1) {
 		weft__transfer_free(&x);
 		weft__task_set_errmsg(weft__self(rt), "out of memory");
