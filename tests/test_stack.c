@@ -603,6 +603,43 @@ static void check_pages_given_back(int companion)
 	    companion ? "it switched out while deep" : "it ran alone");
 }
 
+/*
+ * New stacks have their top pages committed in batches (stack.c,
+ * arena_populate) that grow with the slots carved: never a whole arena
+ * ahead of its tasks.  N parked tasks hold about N pages of stack, at
+ * most the next batch (64) more.
+ */
+START_TEST(committed_pages_follow_tasks)
+{
+	enum { N = 100 };
+	weft_task *t[N];
+	long rss0, rss1, page = sysconf(_SC_PAGESIZE);
+	int i;
+
+	if (under_valgrind()) {
+		printf("test_stack: resident size not checked under Valgrind\n");
+		return;
+	}
+	/* The runtime's own first pages: one task spawned and joined. */
+	ck_assert_int_eq(weft_join(weft_spawn(park_fn, NULL), NULL), 0);
+	rss0 = rss_bytes();
+	for (i = 0; i < N; i++)
+		ck_assert_ptr_nonnull(t[i] = spawn_with(park_fn, U2P(i), 0,
+		    WEFT_GUARD_PAGE));
+	rss1 = rss_bytes();
+	printf("test_stack: %d new stacks: resident size +%ld pages\n", N,
+	    (rss1 - rss0) / page);
+	ck_assert_msg(rss1 - rss0 >= (N - 1) * page,
+	    "%d new stacks, resident size +%ld pages", N, (rss1 - rss0) / page);
+	/* Their tasks' records (a few hundred bytes each) come on top. */
+	ck_assert_msg(rss1 - rss0 <= (N + 64 + 16) * page,
+	    "%d new stacks, resident size +%ld pages: committed ahead of them",
+	    N, (rss1 - rss0) / page);
+	for (i = 0; i < N; i++)
+		ck_assert_int_eq(weft_join(t[i], NULL), 0);
+}
+END_TEST
+
 START_TEST(cached_stack_pages_given_back)
 {
 	check_pages_given_back(1);
@@ -1247,6 +1284,7 @@ static Suite *stack_suite(void)
 	tcase_add_test(tc, stack_reuse);
 	tcase_add_test(tc, cache_is_bounded);
 	tcase_add_test(tc, arenas_rest_then_go);
+	tcase_add_test(tc, committed_pages_follow_tasks);
 	tcase_add_test(tc, cached_stack_pages_given_back);
 	tcase_add_test(tc, cached_stack_pages_given_back_alone);
 	suite_add_tcase(s, tc);
