@@ -1,7 +1,8 @@
 #!/bin/sh
-# A static link with the line `pkg-config --static --libs weft` gives
-# (libunwind's own private libraries, liblzma, included): the program
-# links against libweft.a and runs a task.  Skipped without libweft.a
+# A static link with the line `pkg-config --static --libs weft` gives:
+# the program links against libweft.a, runs a task and writes a dump,
+# whose backtraces follow frame pointers (a static program has no
+# dynamic loader to open libunwind with).  Skipped without libweft.a
 # (--disable-static) and in sanitizer builds, which cannot link -static.
 lib=$PWD/.libs/libweft.a
 [ -f "$lib" ] || { echo "no $lib: skipped"; exit 77; }
@@ -30,6 +31,9 @@ int main(void)
 	if (weft_join(weft_spawn(twice, (void *)21), &r) != 0)
 		return 1;
 	printf("%ld\n", (long)r);
+	fflush(stdout);
+	if (weft_dump(1) != 0)
+		return 1;
 	return (long)r == 42 ? 0 : 1;
 }
 C
@@ -40,4 +44,7 @@ echo "static link: ${CC:-cc} -static ... $lib $libs"
 ${CC:-cc} -static -I"${srcdir:-.}/include" -o "$tmp/s" "$tmp/s.c" "$lib" \
     $libs 2>"$tmp/err" || { cat "$tmp/err"; exit 1; }
 out=$("$tmp/s") || { echo "the static program failed: $out"; exit 1; }
-echo "static program printed $out"
+printf '%s\n' "$out" | head -n 2
+printf '%s\n' "$out" | head -n 1 | grep -qx 42 || exit 1
+printf '%s\n' "$out" | grep -q "backtraces by frame pointers" || {
+	echo "the dump does not say it walked by frame pointers"; exit 1; }

@@ -426,6 +426,33 @@ START_TEST(dump_names_every_wait)
 }
 END_TEST
 
+/*
+ * libunwind is opened by the first backtrace, not at exec: a program that
+ * never dumps does not load it.  Built with it, on x86-64 and in a
+ * dynamically linked program, the dump then says it walked with it.
+ */
+START_TEST(libunwind_opened_by_the_first_dump)
+{
+	char *dump;
+	int mfd;
+
+	if (check_forks())
+		ck_assert(!library_mapped("libunwind"));
+	mfd = memfd_create("dump", MFD_CLOEXEC);
+	ck_assert_int_ge(mfd, 0);
+	ck_assert_int_eq(weft_dump(mfd), 0);
+	dump = slurp_memfd(mfd);
+#if defined(HAVE_LIBUNWIND) && defined(__x86_64__)
+	ck_assert_msg(by_libunwind(dump), "%s", dump);
+	ck_assert(library_mapped("libunwind"));
+#else
+	ck_assert_msg(strstr(dump, "backtraces by frame pointers"), "%s", dump);
+#endif
+	free(dump);
+	close(mfd);
+}
+END_TEST
+
 START_TEST(dump_bad_descriptors)
 {
 	int p[2];
@@ -920,6 +947,7 @@ static Suite *debug_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, dump_names_every_wait);
 	tcase_add_test(tc, dump_bad_descriptors);
+	tcase_add_test(tc, libunwind_opened_by_the_first_dump);
 	tcase_add_test(tc, deadlock_reported_and_edeadlk);
 	tcase_add_test(tc, other_thread_is_no_deadlock);
 	tcase_add_test(tc, select_on_descriptor_is_no_deadlock);

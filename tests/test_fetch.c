@@ -263,20 +263,6 @@ static void teardown(void)
 
 /* ---- responses: status, body, headers ---------------------------------------------- */
 
-/* Is libcurl mapped into this process? */
-static int libcurl_mapped(void)
-{
-	FILE *f = fopen("/proc/self/maps", "re");
-	char line[512];
-	int found = 0;
-
-	ck_assert_ptr_nonnull(f);
-	while (!found && fgets(line, sizeof(line), f))
-		found = strstr(line, "libcurl") != NULL;
-	fclose(f);
-	return found;
-}
-
 START_TEST(libcurl_is_loaded_by_the_first_fetch)
 {
 	struct http_server *srv;
@@ -286,13 +272,13 @@ START_TEST(libcurl_is_loaded_by_the_first_fetch)
 	 * a program that does not fetch does not load libcurl.  (With
 	 * CK_FORK=no an earlier test may have fetched already.) */
 	if (check_forks())
-		ck_assert(!libcurl_mapped());
+		ck_assert(!library_mapped("libcurl"));
 	srv = start_server();
 	call_setup(&c, srv, "/body");
 	run_in_task(&c);
 	expect_ok(&c, 200, "hello, weft\n", 12);
 	call_free(&c);
-	ck_assert(libcurl_mapped());
+	ck_assert(library_mapped("libcurl"));
 	stop_server(srv);
 }
 END_TEST

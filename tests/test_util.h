@@ -68,6 +68,20 @@ static inline int under_valgrind(void)
 	return 0;
 }
 
+/* Is a library whose path holds name mapped into this process? */
+static inline int library_mapped(const char *name)
+{
+	FILE *f = fopen("/proc/self/maps", "re");
+	char line[512];
+	int found = 0;
+
+	ck_assert_ptr_nonnull(f);
+	while (!found && fgets(line, sizeof(line), f))
+		found = strstr(line, name) != NULL;
+	fclose(f);
+	return found;
+}
+
 /* Check runs each test in its own process unless CK_FORK=no. */
 static inline int check_forks(void)
 {

@@ -337,6 +337,8 @@ static void start_watchdog(const char *value)
 		warn("WEFT_WATCHDOG_MS", value);
 		return;
 	}
+	/* Its signal handler walks the hog's stack and may open nothing. */
+	(void)weft__unwind_load();
 	watchdog_ns = (int64_t)ms * WEFT__NS_PER_MS;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = on_watchdog_signal;

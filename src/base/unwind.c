@@ -8,7 +8,9 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdatomic.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <ucontext.h>
 
 #include "config.h"
@@ -43,12 +45,37 @@ static int walk_frame_pointers(uintptr_t ip, uintptr_t bp, uintptr_t *pcs,
 	return n;
 }
 
-/* ---- libunwind, over an address space that reads safely ----------------- */
+/* ---- libunwind, loaded at its first use ---------------------------------- */
 
 #ifdef HAVE_LIBUNWIND
 
+/*
+ * libunwind is opened by the first walk, not linked: a program that never
+ * asks for a backtrace does not load it and the two libraries it pulls in
+ * at exec (half a millisecond of start-up here).  The watchdog, whose
+ * signal handler walks, opens it when it starts (weft__unwind_load).  The
+ * names are the header's own, stringified, so they follow its macros.
+ * Where it cannot be opened (not installed, or a static program, which
+ * has no dynamic loader to open it with) walks follow frame pointers.
+ */
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define UNWIND_SONAME "libunwind-x86_64.so.8"
+
+static struct {
+	unw_accessors_t *(*get_accessors)(unw_addr_space_t);
+	unw_addr_space_t *local_as;
+	unw_addr_space_t (*create_addr_space)(unw_accessors_t *, int);
+	int (*init_remote)(unw_cursor_t *, unw_addr_space_t, void *);
+	int (*init_local2)(unw_cursor_t *, unw_context_t *, int);
+	int (*get_reg)(unw_cursor_t *, unw_regnum_t, unw_word_t *);
+	int (*step)(unw_cursor_t *);
+	int (*get_proc_name)(unw_cursor_t *, char *, size_t, unw_word_t *);
+} lib;
+static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
+static _Atomic int lib_ready;        /* every entry point found */
+
 static unw_addr_space_t safe_as;
-static pthread_once_t safe_as_once = PTHREAD_ONCE_INIT;
 
 static int safe_access_mem(unw_addr_space_t as, unw_word_t addr,
     unw_word_t *val, int write, void *arg)
@@ -96,17 +123,57 @@ static int no_fpreg(unw_addr_space_t as, unw_regnum_t reg, unw_fpreg_t *val,
 	return -UNW_EBADREG;
 }
 
-/* The local accessors (which find unwind tables with dl_iterate_phdr and
- * names in the objects' symbol tables), reading memory safely. */
-static void safe_as_make(void)
+static int lib_find(void *h)
 {
-	unw_accessors_t acc = *unw_get_accessors(unw_local_addr_space);
+	void **slots[] = {
+		(void **)&lib.get_accessors, (void **)&lib.local_as,
+		(void **)&lib.create_addr_space, (void **)&lib.init_remote,
+		(void **)&lib.init_local2, (void **)&lib.get_reg,
+		(void **)&lib.step, (void **)&lib.get_proc_name,
+	};
+	static const char *const names[] = {
+		STR(unw_get_accessors), STR(unw_local_addr_space),
+		STR(unw_create_addr_space), STR(unw_init_remote),
+		STR(unw_init_local2), STR(unw_get_reg), STR(unw_step),
+		STR(unw_get_proc_name),
+	};
+	size_t i;
 
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!(*slots[i] = dlsym(h, names[i])))
+			return -1;
+	return 0;
+}
+
+/* Open libunwind and make the address space whose accessors are the
+ * local ones (unwind tables found with dl_iterate_phdr, names from the
+ * objects' symbol tables) but read memory safely. */
+static void lib_open(void)
+{
+	unw_accessors_t acc;
+	void *h;
+
+	if (getauxval(AT_BASE) == 0)
+		return;                      /* static: no dynamic loader */
+	if (!(h = dlopen(UNWIND_SONAME, RTLD_NOW | RTLD_LOCAL)))
+		return;
+	if (lib_find(h) == -1) {
+		dlclose(h);
+		return;
+	}
+	acc = *lib.get_accessors(*lib.local_as);
 	acc.access_mem = safe_access_mem;
 	acc.access_reg = regs_access_reg;
 	acc.access_fpreg = no_fpreg;
 	acc.resume = NULL;
-	safe_as = unw_create_addr_space(&acc, 0);
+	safe_as = lib.create_addr_space(&acc, 0);
+	atomic_store_explicit(&lib_ready, 1, memory_order_release);
+}
+
+int weft__unwind_load(void)
+{
+	pthread_once(&lib_once, lib_open);
+	return atomic_load_explicit(&lib_ready, memory_order_acquire) ? 0 : -1;
 }
 
 /* The return addresses from c outwards, at most max. */
@@ -116,10 +183,10 @@ static int collect(unw_cursor_t *c, uintptr_t *pcs, int max)
 	int n = 0;
 
 	do {
-		if (unw_get_reg(c, UNW_REG_IP, &ip) < 0 || !ip)
+		if (lib.get_reg(c, UNW_REG_IP, &ip) < 0 || !ip)
 			break;
 		pcs[n++] = (uintptr_t)ip;
-	} while (n < max && unw_step(c) > 0);
+	} while (n < max && lib.step(c) > 0);
 	return n;
 }
 
@@ -128,17 +195,23 @@ int weft__unwind(const struct weft__regs *r, uintptr_t *pcs, int max)
 	struct weft__regs copy = *r;
 	unw_cursor_t c;
 
-	pthread_once(&safe_as_once, safe_as_make);
-	if (!safe_as || unw_init_remote(&c, safe_as, &copy) < 0)
+	if (weft__unwind_load() == -1 || !safe_as ||
+	    lib.init_remote(&c, safe_as, &copy) < 0)
 		return walk_frame_pointers(r->ip, r->bp, pcs, max);
 	return collect(&c, pcs, max);
 }
 
+/* In a signal handler: no loading here, only what is loaded already. */
 int weft__unwind_signal(void *ucontext, uintptr_t *pcs, int max)
 {
+	const ucontext_t *uc = ucontext;
 	unw_cursor_t c;
 
-	if (unw_init_local2(&c, (unw_context_t *)ucontext,
+	if (!atomic_load_explicit(&lib_ready, memory_order_acquire))
+		return walk_frame_pointers(
+		    (uintptr_t)uc->uc_mcontext.gregs[REG_RIP],
+		    (uintptr_t)uc->uc_mcontext.gregs[REG_RBP], pcs, max);
+	if (lib.init_local2(&c, (unw_context_t *)ucontext,
 	    UNW_INIT_SIGNAL_FRAME) < 0)
 		return 0;
 	return collect(&c, pcs, max);
@@ -151,9 +224,9 @@ static int proc_name(uintptr_t pc, char *buf, size_t size, uintptr_t *off)
 	unw_cursor_t c;
 	unw_word_t o = 0;
 
-	pthread_once(&safe_as_once, safe_as_make);
-	if (!safe_as || unw_init_remote(&c, safe_as, &r) < 0 ||
-	    unw_get_proc_name(&c, buf, size, &o) < 0)
+	if (weft__unwind_load() == -1 || !safe_as ||
+	    lib.init_remote(&c, safe_as, &r) < 0 ||
+	    lib.get_proc_name(&c, buf, size, &o) < 0)
 		return -1;
 	*off = (uintptr_t)o;
 	return 0;
@@ -161,10 +234,15 @@ static int proc_name(uintptr_t pc, char *buf, size_t size, uintptr_t *off)
 
 const char *weft__unwind_method(void)
 {
-	return "libunwind";
+	return weft__unwind_load() == 0 ? "libunwind" : "frame pointers";
 }
 
 #else /* frame pointers only */
+
+int weft__unwind_load(void)
+{
+	return -1;
+}
 
 int weft__unwind(const struct weft__regs *r, uintptr_t *pcs, int max)
 {

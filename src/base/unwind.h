@@ -1,7 +1,8 @@
 /*
  * Backtraces of stacks that are not running: a parked task's saved
  * registers, or the context a signal interrupted.  With libunwind
- * (configure finds it) the walk follows the DWARF call-frame information
+ * (configure finds its header; the library is opened at the first walk)
+ * the walk follows the DWARF call-frame information
  * every object carries; without it, frame pointers, which only code built
  * with -fno-omit-frame-pointer keeps.  Memory is read with saferead.h, so
  * a stack that changes or goes away under the walk ends it, never the
@@ -47,6 +48,11 @@ int weft__unwind_signal(void *ucontext, uintptr_t *pcs, int max);
 
 /* "function+0xoff" or "object+0xoff" for pc, into buf. */
 void weft__symbolize(uintptr_t pc, char *buf, size_t size);
+
+/* Open libunwind now, outside any signal handler, so that a later
+ * weft__unwind_signal can use it: 0, or -1 when walks follow frame
+ * pointers (built without it, not installed, a static program). */
+int weft__unwind_load(void);
 
 /* "libunwind" or "frame pointers". */
 const char *weft__unwind_method(void);
