@@ -19,6 +19,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "listener.h"
+
 #define BUFSZ 4096
 
 struct conn {
@@ -79,24 +81,6 @@ static void serve(struct conn *c)
 	}
 }
 
-static int listener(int port)
-{
-	struct sockaddr_in a;
-	int one = 1, fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-
-	memset(&a, 0, sizeof(a));
-	a.sin_family = AF_INET;
-	a.sin_port = htons((uint16_t)port);
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
-	    sizeof(one)) || bind(fd, (struct sockaddr *)&a, sizeof(a)) ||
-	    listen(fd, 1024)) {
-		perror("epoll_echo: listen");
-		exit(1);
-	}
-	return fd;
-}
-
 static void accept_all(int ep, int lfd)
 {
 	struct epoll_event ev;
@@ -126,7 +110,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: epoll_echo PORT\n");
 		return 2;
 	}
-	lfd = listener(port);
+	lfd = listener(port, SOCK_NONBLOCK, "epoll_echo");
 	if ((ep = epoll_create1(EPOLL_CLOEXEC)) < 0) {
 		perror("epoll_echo: epoll_create1");
 		return 1;

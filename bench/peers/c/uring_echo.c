@@ -22,6 +22,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "listener.h"
+
 #define BUFSZ 4096
 
 enum op { OP_ACCEPT, OP_RECV, OP_SEND };
@@ -112,24 +114,6 @@ static void complete(struct io_uring_cqe *cqe, int lfd)
 	}
 }
 
-static int listener(int port)
-{
-	struct sockaddr_in a;
-	int one = 1, fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	memset(&a, 0, sizeof(a));
-	a.sin_family = AF_INET;
-	a.sin_port = htons((uint16_t)port);
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
-	    sizeof(one)) || bind(fd, (struct sockaddr *)&a, sizeof(a)) ||
-	    listen(fd, 1024)) {
-		perror("uring_echo: listen");
-		exit(1);
-	}
-	return fd;
-}
-
 int main(int argc, char **argv)
 {
 	struct io_uring_params p;
@@ -141,7 +125,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: uring_echo PORT\n");
 		return 2;
 	}
-	lfd = listener(port);
+	lfd = listener(port, 0, "uring_echo");
 	memset(&p, 0, sizeof(p));
 	p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
 	    IORING_SETUP_CQSIZE;
