@@ -34,9 +34,9 @@
  * rested REST_NS: the loop looks (weft__stacks_tidy).  Unmapping it at once
  * made a burst of tasks pay for freeing its pages inside the burst, and
  * the next burst pay again for faulting them in, which on a VM costs more
- * than the tasks' own work.  A stack is never unmapped by the code running on it:
- * weft__stack_put with running set leaves it as a zombie, destroyed on the
- * next call.
+ * than the tasks' own work.  A stack is never unmapped by the code running
+ * on it: weft__stack_put with running set leaves it as a zombie, destroyed
+ * on the next call.
  */
 #include "base/compiler.h"
 #include "base/error.h"
