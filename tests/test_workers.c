@@ -1158,13 +1158,19 @@ static void *spawner_task(void *arg)
 	return NULL;
 }
 
-static void *spawn_spawner_local(void *arg)
+/* A detached task kept on the calling worker. */
+static void detach_local(void *(*fn)(void *), void *arg)
 {
 	weft_attr a;
 
 	weft_attr_init(&a);
 	weft_attr_setlocal(&a, 1);
-	WCHECK(weft_detach(weft_spawn_attr(spawner_task, arg, &a)) == 0);
+	WCHECK(weft_detach(weft_spawn_attr(fn, arg, &a)) == 0);
+}
+
+static void *spawn_spawner_local(void *arg)
+{
+	detach_local(spawner_task, arg);
 	return NULL;
 }
 
@@ -1184,11 +1190,7 @@ static void *spawn_from_worker1(void *arg)
 
 static void *spawn_echo_local(void *arg)
 {
-	weft_attr a;
-
-	weft_attr_init(&a);
-	weft_attr_setlocal(&a, 1);
-	WCHECK(weft_detach(weft_spawn_attr(echo_forever, arg, &a)) == 0);
+	detach_local(echo_forever, arg);
 	return NULL;
 }
 

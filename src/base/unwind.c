@@ -14,6 +14,7 @@
 #include <ucontext.h>
 
 #include "config.h"
+#include "base/dlsyms.h"
 #include "base/saferead.h"
 #include "base/unwind.h"
 
@@ -62,7 +63,7 @@ static int walk_frame_pointers(uintptr_t ip, uintptr_t bp, uintptr_t *pcs,
 #define STR(x) STR_(x)
 #define UNWIND_SONAME "libunwind-x86_64.so.8"
 
-static struct {
+struct unw_api {
 	unw_accessors_t *(*get_accessors)(unw_addr_space_t);
 	unw_addr_space_t *local_as;
 	unw_addr_space_t (*create_addr_space)(unw_accessors_t *, int);
@@ -71,7 +72,21 @@ static struct {
 	int (*get_reg)(unw_cursor_t *, unw_regnum_t, unw_word_t *);
 	int (*step)(unw_cursor_t *);
 	int (*get_proc_name)(unw_cursor_t *, char *, size_t, unw_word_t *);
-} lib;
+};
+
+#define ENTRY(member, fn) WEFT__DLSYM(struct unw_api, member, STR(fn))
+static const struct weft__dlsym entries[] = {
+	ENTRY(get_accessors, unw_get_accessors),
+	ENTRY(local_as, unw_local_addr_space),
+	ENTRY(create_addr_space, unw_create_addr_space),
+	ENTRY(init_remote, unw_init_remote),
+	ENTRY(init_local2, unw_init_local2),
+	ENTRY(get_reg, unw_get_reg),
+	ENTRY(step, unw_step),
+	ENTRY(get_proc_name, unw_get_proc_name),
+};
+
+static struct unw_api lib;
 static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
 static _Atomic int lib_ready;        /* every entry point found */
 
@@ -123,28 +138,6 @@ static int no_fpreg(unw_addr_space_t as, unw_regnum_t reg, unw_fpreg_t *val,
 	return -UNW_EBADREG;
 }
 
-static int lib_find(void *h)
-{
-	void **slots[] = {
-		(void **)&lib.get_accessors, (void **)&lib.local_as,
-		(void **)&lib.create_addr_space, (void **)&lib.init_remote,
-		(void **)&lib.init_local2, (void **)&lib.get_reg,
-		(void **)&lib.step, (void **)&lib.get_proc_name,
-	};
-	static const char *const names[] = {
-		STR(unw_get_accessors), STR(unw_local_addr_space),
-		STR(unw_create_addr_space), STR(unw_init_remote),
-		STR(unw_init_local2), STR(unw_get_reg), STR(unw_step),
-		STR(unw_get_proc_name),
-	};
-	size_t i;
-
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (!(*slots[i] = dlsym(h, names[i])))
-			return -1;
-	return 0;
-}
-
 /* Open libunwind and make the address space whose accessors are the
  * local ones (unwind tables found with dl_iterate_phdr, names from the
  * objects' symbol tables) but read memory safely. */
@@ -157,7 +150,8 @@ static void lib_open(void)
 		return;                      /* static: no dynamic loader */
 	if (!(h = dlopen(UNWIND_SONAME, RTLD_NOW | RTLD_LOCAL)))
 		return;
-	if (lib_find(h) == -1) {
+	if (weft__dlsyms_fill(h, &lib, entries,
+	    sizeof(entries) / sizeof(entries[0]))) {
 		dlclose(h);
 		return;
 	}

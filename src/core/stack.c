@@ -252,6 +252,41 @@ static void arena_list(struct weft__stacks *st, struct weft__arena *a)
 		weft__list_push_front(&st->arenas, &a->room);
 }
 
+/*
+ * One advice for the same range of n slots from slot first on, in one
+ * process_madvise: the range starts off bytes into each slot and is len
+ * long.  0 when the kernel took it all.  A kernel that refuses the call
+ * or the advice (ENOSYS, EINVAL, EPERM, EBADF) sets *refused, and the
+ * caller's fallback is used from then on; a passing failure (memory)
+ * does not.
+ */
+static int slots_advise(const struct weft__arena *a, unsigned first,
+    unsigned n, size_t off, size_t len, int advice, _Atomic int *refused)
+{
+	struct iovec *v;
+	ssize_t r;
+	unsigned i;
+
+	if (atomic_load_explicit(refused, memory_order_relaxed))
+		return -1;
+	/* Not on the stack: a spawning task's may be small. */
+	if (!(v = weft__malloc(n * sizeof(*v))))
+		return -1;
+	for (i = 0; i < n; i++) {
+		v[i].iov_base = a->base + (size_t)(first + i) * a->slot_size +
+		    off;
+		v[i].iov_len = len;
+	}
+	r = weft__sys_madvise_ranges(v, n, advice);
+	free(v);
+	if (r == (ssize_t)(n * len))
+		return 0;
+	if (r == -1 && (errno == ENOSYS || errno == EINVAL ||
+	    errno == EPERM || errno == EBADF))
+		atomic_store_explicit(refused, 1, memory_order_relaxed);
+	return -1;
+}
+
 /* process_madvise refused guard regions once: one call per slot then. */
 static _Atomic int no_batched_guards;
 
@@ -263,30 +298,10 @@ static _Atomic int no_batched_guards;
  */
 static void arena_guards_in(struct weft__arena *a)
 {
-	struct iovec *v;
-	ssize_t r;
-	unsigned i;
-
-	if (!guard_regions || !a->guard || a->guards_in ||
-	    atomic_load_explicit(&no_batched_guards, memory_order_relaxed))
-		return;
-	/* Not on the stack: a spawning task's may be small. */
-	if (!(v = weft__malloc(a->nslots * sizeof(*v))))
-		return;
-	for (i = 0; i < a->nslots; i++) {
-		v[i].iov_base = a->base + (size_t)i * a->slot_size;
-		v[i].iov_len = a->guard;
-	}
-	r = weft__sys_madvise_ranges(v, a->nslots, MADV_GUARD_INSTALL);
-	free(v);
-	if (r == (ssize_t)(a->nslots * a->guard)) {
+	if (guard_regions && a->guard && !a->guards_in &&
+	    slots_advise(a, 0, a->nslots, 0, a->guard, MADV_GUARD_INSTALL,
+	    &no_batched_guards) == 0)
 		a->guards_in = 1;
-		return;
-	}
-	if (errno == ENOSYS || errno == EINVAL || errno == EPERM ||
-	    errno == EBADF)
-		atomic_store_explicit(&no_batched_guards, 1,
-		    memory_order_relaxed);
 }
 
 static struct weft__arena *arena_new(struct weft__stacks *st, size_t size,
@@ -372,29 +387,20 @@ static _Atomic int no_populate;
  */
 static void arena_populate(struct weft__arena *a, unsigned i, size_t page)
 {
-	unsigned n = i ? i : 1, k;
-	struct iovec *v;
+	unsigned n = i ? i : 1;
+	/* The same offset in every slot: they are all alike. */
+	size_t top = ((uintptr_t)slot_descriptor(a, 0) & ~(uintptr_t)(page -
+	    1)) - (uintptr_t)a->base;
 
-	if (i < a->populated || atomic_load_explicit(&no_populate,
-	    memory_order_relaxed))
+	if (i < a->populated)
 		return;
 	if (n > POPULATE_MAX)
 		n = POPULATE_MAX;
 	if (n > a->nslots - i)
 		n = a->nslots - i;
 	a->populated = i + n;
-	if (!(v = weft__malloc(n * sizeof(*v))))
-		return;
-	for (k = 0; k < n; k++) {
-		v[k].iov_base = (void *)((uintptr_t)slot_descriptor(a, i + k) &
-		    ~(uintptr_t)(page - 1));
-		v[k].iov_len = page;
-	}
-	if (weft__sys_madvise_ranges(v, n, MADV_POPULATE_WRITE) == -1 &&
-	    (errno == ENOSYS || errno == EINVAL || errno == EPERM ||
-	    errno == EBADF))
-		atomic_store_explicit(&no_populate, 1, memory_order_relaxed);
-	free(v);
+	(void)slots_advise(a, i, n, top, page, MADV_POPULATE_WRITE,
+	    &no_populate);
 }
 
 /* Lay out slot number i of a: guard page, descriptor, canary. */

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/dlsyms.h"
 #include "io/curl.h"
 
 struct weft__curl weft__curl;
@@ -20,11 +21,8 @@ static const char *const sonames[] = {
 };
 
 /* Each member of the table and the name of its function. */
-#define ENTRY(member) { offsetof(struct weft__curl, member), "curl_" #member }
-static const struct {
-	size_t offset;
-	const char *name;
-} entries[] = {
+#define ENTRY(member) WEFT__DLSYM(struct weft__curl, member, "curl_" #member)
+static const struct weft__dlsym entries[] = {
 	ENTRY(global_init), ENTRY(easy_init), ENTRY(easy_setopt),
 	ENTRY(easy_getinfo), ENTRY(easy_perform), ENTRY(easy_cleanup),
 	ENTRY(easy_reset),
@@ -44,7 +42,8 @@ static char load_error[256];      /* why the last try failed */
 static int load_locked(void)
 {
 	struct weft__curl t;
-	void *lib = NULL, *fn;
+	const char *missing;
+	void *lib = NULL;
 	size_t i;
 
 	for (i = 0; !lib && i < sizeof(sonames) / sizeof(sonames[0]); i++)
@@ -54,14 +53,12 @@ static int load_locked(void)
 		    "loaded (Debian: libcurl4): %s", dlerror());
 		return -1;
 	}
-	for (i = 0; i < sizeof(entries) / sizeof(entries[0]); i++) {
-		if (!(fn = dlsym(lib, entries[i].name))) {
-			snprintf(load_error, sizeof(load_error), "libcurl lacks "
-			    "%s", entries[i].name);
-			dlclose(lib);
-			return -1;
-		}
-		memcpy((char *)&t + entries[i].offset, &fn, sizeof(fn));
+	if ((missing = weft__dlsyms_fill(lib, &t, entries,
+	    sizeof(entries) / sizeof(entries[0])))) {
+		snprintf(load_error, sizeof(load_error), "libcurl lacks %s",
+		    missing);
+		dlclose(lib);
+		return -1;
 	}
 	if (t.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		snprintf(load_error, sizeof(load_error), "curl_global_init "

@@ -513,7 +513,6 @@ static const char *wait_words(int err)
 	    err == ECANCELED ? "cancelled" : NULL;
 }
 
-/* Inside a task: hand the transfer to the multi handle and park. */
 struct weft__shelf *weft__fetch_shelf(struct weft_rt *rt)
 {
 	struct fetcher *f = weft__rt_part(rt, &fetcher_type);
@@ -538,6 +537,7 @@ void weft__shelf_give(struct weft__shelf *sh, CURL *e)
 	sh->idle[sh->n++] = e;
 }
 
+/* Inside a task: hand the transfer to the multi handle and park. */
 weft_response *weft__fetch_parked(struct weft_rt *rt,
     struct weft__transfer *x)
 {
